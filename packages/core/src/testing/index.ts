@@ -1,0 +1,1 @@
+export { runEngineConformance, type ConformanceContext, type ConformanceOptions } from './engine-conformance.js'
