@@ -1,0 +1,103 @@
+/**
+ * Row images in the page log are one Buffer per row: for each column either the byte 0x00 (NULL) or a
+ * varint of (length + 1), never starting with 0x00, followed by the value's canonical bytes (the text MySQL parses back to the exact same value,
+ * or the raw bytes for strings, blobs and geometry). A primary key is encoded the same way over its columns.
+ */
+export type Cell = Buffer | null
+
+const NULL_MARK = 0x00
+
+/** Appends cells into one growing buffer; `finish()` returns the encoded row. */
+export class RowWriter {
+  #buf: Buffer
+  #len = 0
+
+  constructor(initialSize = 256) {
+    this.#buf = Buffer.allocUnsafe(initialSize)
+  }
+
+  #ensure(extra: number): void {
+    if (this.#len + extra <= this.#buf.length) return
+    const next = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#len + extra))
+    this.#buf.copy(next, 0, 0, this.#len)
+    this.#buf = next
+  }
+
+  #varint(n: number): void {
+    this.#ensure(5)
+    while (n >= 0x80) {
+      this.#buf[this.#len++] = (n & 0x7f) | 0x80
+      n >>>= 7
+    }
+    this.#buf[this.#len++] = n
+  }
+
+  null(): this {
+    this.#ensure(1)
+    this.#buf[this.#len++] = NULL_MARK
+    return this
+  }
+
+  /** Appends a value given as bytes (copied). */
+  bytes(value: Uint8Array): this {
+    this.#lengthPrefix(value.length)
+    this.#ensure(value.length)
+    this.#buf.set(value, this.#len)
+    this.#len += value.length
+    return this
+  }
+
+  /** Appends a value given as ASCII/UTF-8 text. */
+  text(value: string): this {
+    const max = Buffer.byteLength(value)
+    this.#lengthPrefix(max)
+    this.#ensure(max)
+    this.#len += this.#buf.write(value, this.#len)
+    return this
+  }
+
+  cell(value: Cell): this {
+    return value === null ? this.null() : this.bytes(value)
+  }
+
+  // length + 1 >= 1, so its varint's first byte is never 0x00 (the NULL mark).
+  #lengthPrefix(length: number): void {
+    this.#varint(length + 1)
+  }
+
+  finish(): Buffer {
+    return Buffer.from(this.#buf.subarray(0, this.#len))
+  }
+}
+
+/** Decodes an encoded row into its cells (the buffers are views into `row`). */
+export function readCells(row: Buffer): Cell[] {
+  const cells: Cell[] = []
+  let offset = 0
+  while (offset < row.length) {
+    if (row[offset] === NULL_MARK) {
+      cells.push(null)
+      offset++
+      continue
+    }
+    let value = 0
+    let shift = 0
+    let byte: number
+    do {
+      byte = row[offset++]!
+      value |= (byte & 0x7f) << shift
+      shift += 7
+    } while (byte & 0x80)
+    const length = value - 1
+    cells.push(row.subarray(offset, offset + length))
+    offset += length
+  }
+  return cells
+}
+
+/** Encodes cells into a row buffer. */
+export function encodeCells(cells: readonly Cell[]): Buffer {
+  const writer = new RowWriter()
+  for (const cell of cells) writer.cell(cell)
+  return writer.finish()
+}
