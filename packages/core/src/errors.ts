@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   SignatureDoesNotMatch: { httpStatus: 403, fault: 'Sender' },
   InvalidClientTokenId: { httpStatus: 403, fault: 'Sender' },
   MissingAuthenticationToken: { httpStatus: 403, fault: 'Sender' },
+  AccessDenied: { httpStatus: 403, fault: 'Sender' },
   Throttling: { httpStatus: 400, fault: 'Sender' },
   InternalFailure: { httpStatus: 500, fault: 'Receiver' },
   ServiceUnavailable: { httpStatus: 503, fault: 'Receiver' },
