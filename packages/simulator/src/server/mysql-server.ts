@@ -4,6 +4,12 @@ export type ServerFlavor = 'mariadb' | 'mysql'
 /** Where a server came from (logged when the cluster starts). */
 export type ServerSource = 'url' | 'container' | 'private'
 
+/** Where progress and decisions go (which source was chosen and why); silent when not given. */
+export interface ServerLogger {
+  info(message: string): void
+  warn(message: string): void
+}
+
 export interface Credentials {
   user: string
   password: string
@@ -40,6 +46,10 @@ export interface StartedMysqlServer extends AsyncDisposable {
   readonly dataDir?: string
   /** Process id of a private server. */
   readonly pid?: number
+  /** Unix socket of a private server (for `mysql -S`). */
+  readonly socketPath?: string
+  /** True when a private server left running by an earlier process was taken over instead of started. */
+  readonly adopted?: boolean
   connectionOptions(account: 'admin' | 'app', database?: string): ServerConnectionOptions
   /** Removes binlog files older than `file` (the capture calls it for files it no longer needs). */
   purgeBinaryLogsBefore(file: string): Promise<void>
