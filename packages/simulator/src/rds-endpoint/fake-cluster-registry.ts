@@ -1,0 +1,375 @@
+// Test-only: an in-memory BacktrackEngine and ClusterRegistry, the unit-test seam of the RDS endpoint. It follows
+// the engine contract (validation through the core helpers, pending → applying → completed) without a server.
+import { randomUUID } from 'node:crypto'
+import {
+  BacktrackError,
+  backtrackNotFound,
+  clusterNotFound,
+  formatRdsTime,
+  pageBacktracks,
+  validateBacktrackIdentifier,
+  validateBacktrackWindow,
+  type BacktrackEngine,
+  type BacktrackInput,
+  type BacktrackPage,
+  type ClusterStatus,
+  type DBCluster,
+  type DBClusterBacktrack,
+  type DescribeBacktracksInput,
+  type SqlEndpoint,
+  type WaitOptions,
+} from '@backtrack/core'
+import type { ClusterRegistry, CreateClusterInput, RdsEvent, RdsEventQuery } from './cluster-registry.js'
+
+export interface FakeEngineOptions {
+  identifier: string
+  clock?: () => Date
+  region?: string
+  /** Target backtrack window in seconds (default 86400). */
+  backtrackWindow?: number
+  /** Default: the clock's now. */
+  createdAt?: Date
+  /** Aurora refuses to backtrack a cluster with binary logging on unless `Force` is set. */
+  binaryLogging?: boolean
+  /** How long each of `pending` and `applying` lasts; without it, phases move only on `advance()`. */
+  phaseMs?: number
+  masterUsername?: string
+  databaseName?: string
+  port?: number
+  onEvent?: (event: RdsEvent) => void
+}
+
+/** An in-memory cluster that records backtracks and moves them through their phases. */
+export class FakeEngine implements BacktrackEngine {
+  readonly kind = 'simulator'
+  readonly clusterIdentifier: string
+  readonly #clock: () => Date
+  readonly #arn: string
+  readonly #createdAt: Date
+  readonly #binaryLogging: boolean
+  readonly #phaseMs: number | undefined
+  readonly #masterUsername: string
+  readonly #databaseName: string | undefined
+  readonly #port: number
+  readonly #onEvent: (event: RdsEvent) => void
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>()
+  /** Newest first, as DescribeDBClusterBacktracks lists them. */
+  readonly #records: DBClusterBacktrack[] = []
+  #window: number
+  #changeRecords = 0
+  #deleting = false
+
+  constructor(options: FakeEngineOptions) {
+    this.clusterIdentifier = options.identifier
+    this.#clock = options.clock ?? (() => new Date())
+    this.#arn = `arn:aws:rds:${options.region ?? 'us-east-1'}:000000000000:cluster:${options.identifier}`
+    this.#window = validateBacktrackWindow(options.backtrackWindow ?? 86_400)
+    this.#createdAt = options.createdAt ?? this.#clock()
+    this.#binaryLogging = options.binaryLogging ?? false
+    this.#phaseMs = options.phaseMs
+    this.#masterUsername = options.masterUsername ?? 'admin'
+    this.#databaseName = options.databaseName
+    this.#port = options.port ?? 3306
+    this.#onEvent = options.onEvent ?? (() => {})
+  }
+
+  get arn(): string {
+    return this.#arn
+  }
+
+  #status(): ClusterStatus {
+    if (this.#deleting) return 'deleting'
+    return this.#records.some((record) => record.Status === 'pending' || record.Status === 'applying')
+      ? 'backtracking'
+      : 'available'
+  }
+
+  #earliest(): Date | undefined {
+    if (this.#window === 0) return undefined
+    return new Date(Math.max(this.#createdAt.getTime(), this.#clock().getTime() - this.#window * 1000))
+  }
+
+  #emit(message: string, categories: string[]): void {
+    this.#onEvent({
+      SourceIdentifier: this.clusterIdentifier,
+      SourceType: 'db-cluster',
+      Message: message,
+      EventCategories: categories,
+      Date: this.#clock(),
+      SourceArn: this.#arn,
+    })
+  }
+
+  async describeCluster(): Promise<DBCluster> {
+    const earliest = this.#earliest()
+    return {
+      DBClusterIdentifier: this.clusterIdentifier,
+      DBClusterArn: this.#arn,
+      Status: this.#status(),
+      Engine: 'aurora-mysql',
+      EngineVersion: '8.0.mysql_aurora.3.05.2',
+      Endpoint: '127.0.0.1',
+      Port: this.#port,
+      MasterUsername: this.#masterUsername,
+      ...(this.#databaseName === undefined ? {} : { DatabaseName: this.#databaseName }),
+      ClusterCreateTime: this.#createdAt,
+      BacktrackWindow: this.#window,
+      ...(earliest === undefined ? {} : { EarliestBacktrackTime: earliest }),
+      BacktrackConsumedChangeRecords: this.#changeRecords,
+      LatestRestorableTime: this.#clock(),
+    }
+  }
+
+  async backtrack(input: BacktrackInput): Promise<DBClusterBacktrack> {
+    const status = this.#status()
+    if (status !== 'available') {
+      throw new BacktrackError(
+        'InvalidDBClusterStateFault',
+        `DB cluster ${this.clusterIdentifier} is not in the available state (it is ${status}).`,
+      )
+    }
+    const earliest = this.#earliest()
+    if (earliest === undefined) {
+      throw new BacktrackError(
+        'InvalidDBClusterStateFault',
+        `Backtrack is not enabled for DB cluster ${this.clusterIdentifier}.`,
+      )
+    }
+    if (this.#binaryLogging && input.force !== true) {
+      throw new BacktrackError(
+        'InvalidParameterCombination',
+        `Binary logging is enabled on DB cluster ${this.clusterIdentifier}; set Force to backtrack anyway.`,
+      )
+    }
+    const now = this.#clock()
+    if (input.backtrackTo > now) {
+      throw new BacktrackError(
+        'InvalidParameterValue',
+        `The backtrack time ${formatRdsTime(input.backtrackTo)} is in the future.`,
+      )
+    }
+    let backtrackTo = input.backtrackTo
+    if (backtrackTo < earliest) {
+      if (input.useEarliestTimeOnPointInTimeUnavailable !== true) {
+        throw new BacktrackError(
+          'InvalidParameterValue',
+          `The backtrack time ${formatRdsTime(backtrackTo)} is before the earliest backtrack time ${formatRdsTime(earliest)}.`,
+        )
+      }
+      backtrackTo = earliest
+    }
+    const record: DBClusterBacktrack = {
+      DBClusterIdentifier: this.clusterIdentifier,
+      BacktrackIdentifier: randomUUID(),
+      BacktrackTo: backtrackTo,
+      BacktrackRequestCreationTime: now,
+      Status: 'pending',
+    }
+    this.#records.unshift(record)
+    this.#emit(`Backtrack to ${formatRdsTime(backtrackTo)} requested.`, ['backtrack'])
+    this.#schedule(record)
+    return { ...record }
+  }
+
+  #schedule(record: DBClusterBacktrack): void {
+    if (this.#phaseMs === undefined) return
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer)
+      this.#step(record)
+      if (record.Status === 'applying') this.#schedule(record)
+    }, this.#phaseMs)
+    timer.unref()
+    this.#timers.add(timer)
+  }
+
+  #step(record: DBClusterBacktrack): void {
+    if (record.Status === 'pending') {
+      record.Status = 'applying'
+      record.BacktrackedFrom = this.#clock()
+    } else if (record.Status === 'applying') {
+      record.Status = 'completed'
+      this.#emit(`Backtrack to ${formatRdsTime(record.BacktrackTo)} completed.`, ['backtrack'])
+    }
+  }
+
+  /** Moves every running backtrack one phase on (pending → applying → completed). */
+  advance(): void {
+    for (const record of this.#records) this.#step(record)
+  }
+
+  /** Completes every running backtrack. */
+  completeAll(): void {
+    this.advance()
+    this.advance()
+  }
+
+  /** Counts writes, as Aurora counts change records. */
+  recordChanges(count: number): void {
+    this.#changeRecords += count
+  }
+
+  async describeBacktracks(input: DescribeBacktracksInput = {}): Promise<BacktrackPage> {
+    if (input.backtrackIdentifier !== undefined) {
+      const id = validateBacktrackIdentifier(input.backtrackIdentifier)
+      if (!this.#records.some((record) => record.BacktrackIdentifier === id)) throw backtrackNotFound(id)
+    }
+    const page = pageBacktracks(this.#records, input)
+    return { ...page, backtracks: page.backtracks.map((record) => ({ ...record })) }
+  }
+
+  async waitForBacktrack(backtrackIdentifier: string, options: WaitOptions = {}): Promise<DBClusterBacktrack> {
+    const deadline = Date.now() + (options.timeoutMs ?? 900_000)
+    let seen: string | undefined
+    for (;;) {
+      const [record] = (await this.describeBacktracks({ backtrackIdentifier })).backtracks
+      if (record === undefined) throw backtrackNotFound(backtrackIdentifier)
+      if (record.Status !== seen) options.onProgress?.(record)
+      seen = record.Status
+      if (record.Status === 'completed') return record
+      if (record.Status === 'failed') {
+        throw new BacktrackError('InternalFailure', `Backtrack ${backtrackIdentifier} failed.`)
+      }
+      if (options.signal?.aborted === true || Date.now() > deadline) {
+        throw new BacktrackError('InternalFailure', `Gave up waiting for backtrack ${backtrackIdentifier}.`)
+      }
+      await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 10))
+    }
+  }
+
+  async modifyBacktrackWindow(seconds: number): Promise<DBCluster> {
+    validateBacktrackWindow(seconds)
+    if (this.#status() !== 'available') {
+      throw new BacktrackError(
+        'InvalidDBClusterStateFault',
+        `DB cluster ${this.clusterIdentifier} is not in the available state (it is ${this.#status()}).`,
+      )
+    }
+    if (this.#window === 0 && seconds > 0) {
+      throw new BacktrackError('InvalidParameterCombination', 'Backtrack cannot currently be enabled for this cluster')
+    }
+    this.#window = seconds
+    return this.describeCluster()
+  }
+
+  async now(): Promise<Date> {
+    return this.#clock()
+  }
+
+  async mark(): Promise<Date> {
+    return this.#clock()
+  }
+
+  async sqlEndpoint(): Promise<SqlEndpoint> {
+    return {
+      host: '127.0.0.1',
+      port: this.#port,
+      user: this.#masterUsername,
+      password: 'fake',
+      ...(this.#databaseName === undefined ? {} : { database: this.#databaseName }),
+    }
+  }
+
+  /** Marks the cluster as being deleted and stops its timers. */
+  markDeleting(): void {
+    this.#deleting = true
+    void this.close()
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.#timers) clearTimeout(timer)
+    this.#timers.clear()
+  }
+}
+
+export interface FakeClusterRegistryOptions {
+  clock?: () => Date
+  region?: string
+  /** Passed to every engine the registry creates. */
+  phaseMs?: number
+}
+
+/** An in-memory set of fake clusters with an event log. */
+export class FakeClusterRegistry implements ClusterRegistry {
+  readonly #engines = new Map<string, FakeEngine>()
+  readonly #events: RdsEvent[] = []
+  readonly #options: FakeClusterRegistryOptions
+
+  constructor(options: FakeClusterRegistryOptions = {}) {
+    this.#options = options
+  }
+
+  /** Adds a cluster directly (test setup); emits the creation event as `create` does. */
+  add(options: Omit<FakeEngineOptions, 'onEvent'>): FakeEngine {
+    if (this.#engines.has(options.identifier)) {
+      throw new BacktrackError('DBClusterAlreadyExistsFault', 'DB Cluster already exists')
+    }
+    const engine = new FakeEngine({
+      ...(this.#options.clock === undefined ? {} : { clock: this.#options.clock }),
+      ...(this.#options.region === undefined ? {} : { region: this.#options.region }),
+      ...(this.#options.phaseMs === undefined ? {} : { phaseMs: this.#options.phaseMs }),
+      ...options,
+      onEvent: (event) => this.#events.push(event),
+    })
+    this.#engines.set(options.identifier, engine)
+    this.#events.push({
+      SourceIdentifier: options.identifier,
+      SourceType: 'db-cluster',
+      Message: 'DB cluster created',
+      EventCategories: ['creation'],
+      Date: options.createdAt ?? (this.#options.clock ?? (() => new Date()))(),
+      SourceArn: engine.arn,
+    })
+    return engine
+  }
+
+  get(identifier: string): FakeEngine | undefined {
+    return this.#engines.get(identifier)
+  }
+
+  list(): FakeEngine[] {
+    return [...this.#engines.values()]
+  }
+
+  async create(input: CreateClusterInput): Promise<FakeEngine> {
+    return this.add({
+      identifier: input.identifier,
+      backtrackWindow: input.backtrackWindow,
+      ...(input.masterUsername === undefined ? {} : { masterUsername: input.masterUsername }),
+      ...(input.databaseName === undefined ? {} : { databaseName: input.databaseName }),
+    })
+  }
+
+  async delete(identifier: string): Promise<DBCluster> {
+    const engine = this.#engines.get(identifier)
+    if (engine === undefined) throw clusterNotFound(identifier)
+    const before = await engine.describeCluster()
+    if (before.Status !== 'available') {
+      throw new BacktrackError(
+        'InvalidDBClusterStateFault',
+        `DB cluster ${identifier} cannot be deleted while it is ${before.Status}.`,
+      )
+    }
+    engine.markDeleting()
+    this.#engines.delete(identifier)
+    this.#events.push({
+      SourceIdentifier: identifier,
+      SourceType: 'db-cluster',
+      Message: 'DB cluster deleted',
+      EventCategories: ['deletion'],
+      Date: (this.#options.clock ?? (() => new Date()))(),
+      SourceArn: engine.arn,
+    })
+    return engine.describeCluster()
+  }
+
+  events(query: RdsEventQuery): RdsEvent[] {
+    return this.#events.filter(
+      (event) =>
+        event.Date >= query.startTime &&
+        event.Date <= query.endTime &&
+        (query.sourceIdentifier === undefined || event.SourceIdentifier === query.sourceIdentifier) &&
+        (query.eventCategories === undefined ||
+          event.EventCategories.some((category) => query.eventCategories?.includes(category))),
+    )
+  }
+}
