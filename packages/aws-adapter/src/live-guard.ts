@@ -1,0 +1,41 @@
+import type { Tag } from '@aws-sdk/client-rds'
+import { BacktrackError } from '@backtrack/core'
+
+/** The tag that marks a real cluster as a testbed that backtrack may rewind without asking. */
+export const TESTBED_TAG = { key: 'backtrack-testbed', value: 'true' } as const
+
+/** True when `endpointUrl` names this machine (our local RDS-compatible endpoint), so nothing live is at stake. */
+export function isLoopbackEndpoint(endpointUrl: string | undefined): boolean {
+  if (endpointUrl === undefined || endpointUrl === '') return false
+  let hostname: string
+  try {
+    hostname = new URL(endpointUrl).hostname.toLowerCase()
+  } catch {
+    return false
+  }
+  const bare = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname
+  return (
+    bare === 'localhost' ||
+    bare.endsWith('.localhost') ||
+    /^127(\.\d{1,3}){3}$/.test(bare) ||
+    bare === '::1' ||
+    bare === '::ffff:127.0.0.1'
+  )
+}
+
+export function hasTestbedTag(tags: readonly Tag[] | undefined): boolean {
+  return (tags ?? []).some((tag) => tag.Key === TESTBED_TAG.key && tag.Value?.toLowerCase() === TESTBED_TAG.value)
+}
+
+/** The refusal a live backtrack gets without the tag or a confirmation; it says exactly how to opt in. */
+export function liveBacktrackNotConfirmed(clusterIdentifier: string, clusterArn: string): BacktrackError {
+  const resource = clusterArn === '' ? `<arn of ${clusterIdentifier}>` : clusterArn
+  return new BacktrackError(
+    'LiveBacktrackNotConfirmed',
+    `Refusing to backtrack the live Aurora cluster ${clusterIdentifier}: it is not tagged ` +
+      `${TESTBED_TAG.key}=${TESTBED_TAG.value}. A backtrack rewinds the whole cluster in place and drops its ` +
+      `open connections. To opt in, tag the cluster: aws rds add-tags-to-resource --resource-name ${resource} ` +
+      `--tags Key=${TESTBED_TAG.key},Value=${TESTBED_TAG.value} — or confirm this one run with ` +
+      `--yes-really-backtrack-live (confirmLive: true).`,
+  )
+}

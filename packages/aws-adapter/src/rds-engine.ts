@@ -1,0 +1,299 @@
+import {
+  BacktrackDBClusterCommand,
+  DescribeDBClusterBacktracksCommand,
+  DescribeDBClustersCommand,
+  ListTagsForResourceCommand,
+  ModifyDBClusterCommand,
+  RDSClient,
+  type DBCluster as RdsDBCluster,
+  type Filter,
+  type RDSClientConfig,
+} from '@aws-sdk/client-rds'
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
+import {
+  backtrackNotFound,
+  BacktrackError,
+  clusterNotFound,
+  normalizeClusterIdentifier,
+  validateBacktrackIdentifier,
+  validateBacktrackWindow,
+  validateMaxRecords,
+  type BacktrackEngine,
+  type BacktrackFilter,
+  type BacktrackInput,
+  type BacktrackPage,
+  type DBCluster,
+  type DBClusterBacktrack,
+  type DescribeBacktracksInput,
+  type SqlEndpoint,
+  type WaitOptions,
+} from '@backtrack/core'
+import { systemClock, type Clock } from './clock.js'
+import { backtrackFromRds, clusterFromRds } from './from-rds.js'
+import { hasTestbedTag, isLoopbackEndpoint, liveBacktrackNotConfirmed } from './live-guard.js'
+import { mapSdkError } from './map-sdk-error.js'
+import { pollBacktrack } from './poll-backtrack.js'
+import { connectMysql, ServerClock, type ConnectSql } from './server-clock.js'
+import { resolveSqlCredentials, type SqlCredentials } from './sql-credentials.js'
+
+export interface RdsEngineConfig {
+  /** The cluster to drive; lower-cased as RDS stores it. */
+  clusterIdentifier: string
+  /** AWS region; else AWS_REGION / the profile's region (us-east-1 for a loopback endpoint). */
+  region?: string
+  /** Shared-config profile for credentials and region (AWS_PROFILE otherwise). */
+  profile?: string
+  /** RDS endpoint, e.g. the local simulator's; the SDK itself honours AWS_ENDPOINT_URL_RDS / AWS_ENDPOINT_URL. */
+  endpointUrl?: string
+  /** Explicit credentials; else the SDK default chain (env, profile, SSO, instance role). */
+  credentials?: RDSClientConfig['credentials']
+  /** Backtrack a live cluster even without the `backtrack-testbed=true` tag (`--yes-really-backtrack-live`). */
+  confirmLive?: boolean
+  /** SQL credentials; else DBUSER/DBPASS, else the cluster's RDS-managed master user secret. */
+  sql?: SqlCredentials
+  /** SDK attempts per call including retries (default 3, `standard` mode, which retries Throttling). */
+  maxAttempts?: number
+  retryMode?: 'standard' | 'adaptive'
+  /** An RDS client to use instead of building one; the engine does not destroy it. */
+  client?: RDSClient
+  /** A Secrets Manager client to use instead of building one; the engine does not destroy it. */
+  secretsClient?: SecretsManagerClient
+  /** Opens SQL connections (default: mysql2). */
+  connectSql?: ConnectSql
+  /** Time and sleep for `waitForBacktrack` polling. */
+  clock?: Clock
+}
+
+const LOCAL_CREDENTIALS = { accessKeyId: 'backtrack-local', secretAccessKey: 'backtrack-local' }
+
+function configuredEndpointUrl(config: RdsEngineConfig): string | undefined {
+  return config.endpointUrl ?? process.env['AWS_ENDPOINT_URL_RDS'] ?? process.env['AWS_ENDPOINT_URL']
+}
+
+function buildClientConfig(config: RdsEngineConfig): RDSClientConfig {
+  const local = isLoopbackEndpoint(configuredEndpointUrl(config))
+  const region =
+    config.region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? (local ? 'us-east-1' : undefined)
+  // The local endpoint ignores signatures unless told otherwise; don't make a laptop without AWS setup fail.
+  const hasAwsSetup =
+    config.profile !== undefined || process.env['AWS_PROFILE'] !== undefined || process.env['AWS_ACCESS_KEY_ID']
+  const credentials = config.credentials ?? (local && !hasAwsSetup ? LOCAL_CREDENTIALS : undefined)
+  return {
+    ...(region === undefined ? {} : { region }),
+    ...(config.profile === undefined ? {} : { profile: config.profile }),
+    ...(config.endpointUrl === undefined ? {} : { endpoint: config.endpointUrl }),
+    ...(credentials === undefined ? {} : { credentials }),
+    ...(config.maxAttempts === undefined ? {} : { maxAttempts: config.maxAttempts }),
+    ...(config.retryMode === undefined ? {} : { retryMode: config.retryMode }),
+  }
+}
+
+function toRdsFilters(filters: readonly BacktrackFilter[] | undefined): Filter[] | undefined {
+  if (filters === undefined) return undefined
+  return filters.map((filter) => {
+    // Aurora documents lower-case statuses but reports upper-case ones; filter values are OR-ed, so send both.
+    const values =
+      filter.name === 'db-cluster-backtrack-status'
+        ? filter.values.flatMap((value) => [value.toLowerCase(), value.toUpperCase()])
+        : filter.values.map((value) => value.toLowerCase())
+    return { Name: filter.name, Values: [...new Set(values)] }
+  })
+}
+
+/**
+ * `BacktrackEngine` over `@aws-sdk/client-rds`: a real Aurora MySQL cluster, or the simulator's RDS-compatible
+ * endpoint. Time comes from the cluster's own clock over SQL, so marks line up with commit times.
+ */
+export class RdsEngine implements BacktrackEngine, AsyncDisposable {
+  readonly kind = 'aws' as const
+  readonly clusterIdentifier: string
+  readonly #client: RDSClient
+  readonly #ownsClient: boolean
+  readonly #clientConfig: RDSClientConfig
+  readonly #confirmLive: boolean
+  readonly #sql: SqlCredentials | undefined
+  readonly #clock: Clock
+  readonly #serverClock: ServerClock
+  #secretsClient: SecretsManagerClient | undefined
+  readonly #ownsSecretsClient: boolean
+  #sqlEndpoint: Promise<SqlEndpoint> | undefined
+
+  constructor(config: RdsEngineConfig) {
+    this.clusterIdentifier = normalizeClusterIdentifier(config.clusterIdentifier)
+    this.#clientConfig = buildClientConfig(config)
+    this.#client = config.client ?? new RDSClient(this.#clientConfig)
+    this.#ownsClient = config.client === undefined
+    this.#secretsClient = config.secretsClient
+    this.#ownsSecretsClient = config.secretsClient === undefined
+    this.#confirmLive = config.confirmLive ?? false
+    this.#sql = config.sql
+    this.#clock = config.clock ?? systemClock
+    this.#serverClock = new ServerClock(() => this.sqlEndpoint(), config.connectSql ?? connectMysql)
+  }
+
+  /** The RDS client in use (for raw calls such as parity recording). */
+  getClient(): RDSClient {
+    return this.#client
+  }
+
+  async describeCluster(): Promise<DBCluster> {
+    return clusterFromRds(await this.#describeRaw())
+  }
+
+  async backtrack(input: BacktrackInput): Promise<DBClusterBacktrack> {
+    await this.#assertLiveConfirmed()
+    const output = await this.#send((client) =>
+      client.send(
+        new BacktrackDBClusterCommand({
+          DBClusterIdentifier: this.clusterIdentifier,
+          BacktrackTo: input.backtrackTo,
+          ...(input.force === undefined ? {} : { Force: input.force }),
+          ...(input.useEarliestTimeOnPointInTimeUnavailable === undefined
+            ? {}
+            : { UseEarliestTimeOnPointInTimeUnavailable: input.useEarliestTimeOnPointInTimeUnavailable }),
+        }),
+      ),
+    )
+    return backtrackFromRds(output, 'BacktrackDBCluster')
+  }
+
+  async describeBacktracks(input: DescribeBacktracksInput = {}): Promise<BacktrackPage> {
+    const backtrackIdentifier =
+      input.backtrackIdentifier === undefined ? undefined : validateBacktrackIdentifier(input.backtrackIdentifier)
+    const maxRecords = input.maxRecords === undefined ? undefined : validateMaxRecords(input.maxRecords)
+    const output = await this.#send((client) =>
+      client.send(
+        new DescribeDBClusterBacktracksCommand({
+          DBClusterIdentifier: this.clusterIdentifier,
+          BacktrackIdentifier: backtrackIdentifier,
+          Filters: toRdsFilters(input.filters),
+          MaxRecords: maxRecords,
+          Marker: input.marker,
+        }),
+      ),
+    )
+    const backtracks = (output.DBClusterBacktracks ?? []).map((b) => backtrackFromRds(b, 'DescribeDBClusterBacktracks'))
+    return output.Marker === undefined || output.Marker === '' ? { backtracks } : { backtracks, marker: output.Marker }
+  }
+
+  async waitForBacktrack(backtrackIdentifier: string, options?: WaitOptions): Promise<DBClusterBacktrack> {
+    const id = validateBacktrackIdentifier(backtrackIdentifier)
+    const read = async (): Promise<DBClusterBacktrack> => {
+      const [backtrack] = (await this.describeBacktracks({ backtrackIdentifier: id })).backtracks
+      if (backtrack === undefined) throw backtrackNotFound(id)
+      return backtrack
+    }
+    return pollBacktrack(read, options, this.#clock)
+  }
+
+  async modifyBacktrackWindow(seconds: number): Promise<DBCluster> {
+    validateBacktrackWindow(seconds)
+    // A window of 0 turns backtracking off for good, so it is as irreversible as a backtrack.
+    if (seconds === 0) await this.#assertLiveConfirmed()
+    const output = await this.#send((client) =>
+      client.send(
+        new ModifyDBClusterCommand({
+          DBClusterIdentifier: this.clusterIdentifier,
+          BacktrackWindow: seconds,
+          ApplyImmediately: true,
+        }),
+      ),
+    )
+    if (output.DBCluster === undefined) {
+      throw new BacktrackError('InternalFailure', 'ModifyDBCluster returned no DBCluster.')
+    }
+    return clusterFromRds(output.DBCluster)
+  }
+
+  async now(): Promise<Date> {
+    return this.#serverClock.now()
+  }
+
+  async mark(): Promise<Date> {
+    return this.#serverClock.mark()
+  }
+
+  async sqlEndpoint(): Promise<SqlEndpoint> {
+    // Endpoints and credentials don't change while the engine lives; a failed lookup is retried next time.
+    this.#sqlEndpoint ??= this.#resolveSqlEndpoint().catch((error: unknown) => {
+      this.#sqlEndpoint = undefined
+      throw error
+    })
+    return this.#sqlEndpoint
+  }
+
+  async close(): Promise<void> {
+    await this.#serverClock.close()
+    if (this.#ownsClient) this.#client.destroy()
+    if (this.#ownsSecretsClient) this.#secretsClient?.destroy()
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  async #resolveSqlEndpoint(): Promise<SqlEndpoint> {
+    const cluster = await this.#describeRaw()
+    if (cluster.Endpoint === undefined || cluster.Endpoint === '') {
+      throw new BacktrackError(
+        'ServiceUnavailable',
+        `Cluster ${this.clusterIdentifier} has no endpoint yet (status ${cluster.Status ?? 'unknown'}).`,
+      )
+    }
+    const { user, password } = await resolveSqlCredentials(cluster, this.#sql, () => this.#secrets())
+    return {
+      host: cluster.Endpoint,
+      port: cluster.Port ?? 3306,
+      user,
+      password,
+      ...(cluster.DatabaseName === undefined ? {} : { database: cluster.DatabaseName }),
+    }
+  }
+
+  #secrets(): SecretsManagerClient {
+    const { region, profile, credentials, maxAttempts, retryMode } = this.#clientConfig
+    this.#secretsClient ??= new SecretsManagerClient({ region, profile, credentials, maxAttempts, retryMode })
+    return this.#secretsClient
+  }
+
+  async #describeRaw(): Promise<RdsDBCluster> {
+    const output = await this.#send((client) =>
+      client.send(new DescribeDBClustersCommand({ DBClusterIdentifier: this.clusterIdentifier })),
+    )
+    const cluster = output.DBClusters?.[0]
+    if (cluster === undefined) throw clusterNotFound(this.clusterIdentifier)
+    return cluster
+  }
+
+  async #endpointUrl(): Promise<string | undefined> {
+    const provider = this.#client.config.endpoint
+    if (provider === undefined) return configuredEndpointUrl({ clusterIdentifier: this.clusterIdentifier })
+    const { protocol, hostname, port } = await provider()
+    return `${protocol}//${hostname.includes(':') ? `[${hostname}]` : hostname}${port === undefined ? '' : `:${port}`}`
+  }
+
+  async #assertLiveConfirmed(): Promise<void> {
+    if (this.#confirmLive || isLoopbackEndpoint(await this.#endpointUrl())) return
+    const cluster = await this.#describeRaw()
+    let tags = cluster.TagList
+    const arn = cluster.DBClusterArn
+    if (tags === undefined && arn !== undefined) {
+      tags = (await this.#send((client) => client.send(new ListTagsForResourceCommand({ ResourceName: arn })))).TagList
+    }
+    if (!hasTestbedTag(tags)) throw liveBacktrackNotConfirmed(this.clusterIdentifier, cluster.DBClusterArn ?? '')
+  }
+
+  // The one place where SDK exceptions become BacktrackErrors.
+  async #send<Output>(call: (client: RDSClient) => Promise<Output>): Promise<Output> {
+    try {
+      return await call(this.#client)
+    } catch (error) {
+      throw mapSdkError(error)
+    }
+  }
+}
+
+/** Builds an `RdsEngine`; see `RdsEngineConfig`. */
+export function createRdsEngine(config: RdsEngineConfig): RdsEngine {
+  return new RdsEngine(config)
+}
