@@ -56,6 +56,56 @@ export class RowWriter {
     return this
   }
 
+  /** Appends `src[start, end)` as a value (copied, no intermediate Buffer). */
+  slice(src: Uint8Array, start: number, end: number): this {
+    const length = end - start
+    this.#lengthPrefix(length)
+    this.#ensure(length)
+    this.#buf.set(src.subarray(start, end), this.#len)
+    this.#len += length
+    return this
+  }
+
+  /** Appends a value given as a short ASCII-only string (digits, dates): no UTF-8 encoder call. */
+  ascii(value: string): this {
+    const length = value.length
+    this.#lengthPrefix(length)
+    this.#ensure(length)
+    const buf = this.#buf
+    let len = this.#len
+    for (let i = 0; i < length; i++) buf[len++] = value.charCodeAt(i)
+    this.#len = len
+    return this
+  }
+
+  /** Appends a safe integer as decimal text, written digit by digit (no string allocation). */
+  int(value: number): this {
+    if (!Number.isSafeInteger(value)) return this.ascii(String(value))
+    const negative = value < 0
+    let n = negative ? -value : value
+    let digits = 1
+    for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++
+    const length = digits + (negative ? 1 : 0)
+    this.#lengthPrefix(length)
+    this.#ensure(length)
+    const buf = this.#buf
+    if (negative) buf[this.#len] = 0x2d
+    let at = this.#len + length - 1
+    do {
+      const q = Math.floor(n / 10)
+      buf[at--] = 0x30 + (n - q * 10)
+      n = q
+    } while (n > 0)
+    this.#len += length
+    return this
+  }
+
+  /** Starts a new row, keeping the allocated buffer (for writers reused across rows). */
+  reset(): this {
+    this.#len = 0
+    return this
+  }
+
   cell(value: Cell): this {
     return value === null ? this.null() : this.bytes(value)
   }

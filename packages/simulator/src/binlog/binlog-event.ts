@@ -67,6 +67,10 @@ export interface ColumnInfo {
   charsetId?: number
   enumValues?: string[]
   setValues?: string[]
+  /** GEOMETRY columns: the geometry type (0 GEOMETRY, 1 POINT, 2 LINESTRING, 3 POLYGON, ...), when sent. */
+  geometryType?: number
+  /** MySQL 8.0.23+: false for INVISIBLE columns (COLUMN_VISIBILITY metadata), when sent. */
+  visible?: boolean
 }
 
 /** A TABLE_MAP event: the table a following rows event refers to, with its columns. */
@@ -77,6 +81,8 @@ export interface TableMap {
   columns: ColumnInfo[]
   /** Indexes into `columns` of the primary key, in key order (empty when the table has none). */
   primaryKey: number[]
+  /** With PRIMARY_KEY_WITH_PREFIX metadata: the prefix length of each key column (0 = whole column). */
+  primaryKeyPrefixes?: number[]
 }
 
 interface EventBase {
