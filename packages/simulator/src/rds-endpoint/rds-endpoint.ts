@@ -106,7 +106,9 @@ export function buildRdsEndpoint(options: RdsEndpointOptions): FastifyInstance {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer' }, (_request, body, done) => {
     done(null, body)
   })
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) => {
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, _body, done) => {
+    // Unknown routes get their own answer (InvalidAction) from the not-found handler.
+    if (request.is404) return done(null, undefined)
     done(
       new BacktrackError(
         'MalformedQueryString',
