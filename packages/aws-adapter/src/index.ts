@@ -4,3 +4,15 @@ export { hasTestbedTag, isLoopbackEndpoint, TESTBED_TAG } from './live-guard.js'
 export { systemClock, type Clock } from './clock.js'
 export { connectMysql, type ConnectSql, type SqlConnection } from './server-clock.js'
 export type { SqlCredentials } from './sql-credentials.js'
+export {
+  compareWithSnapshot,
+  diffSnapshots,
+  errorSnapshot,
+  normalizeSnapshot,
+  readSnapshot,
+  SNAPSHOT_DIR,
+  type CompareOptions,
+  type NormalizeOptions,
+  type SnapshotComparison,
+  type SnapshotFile,
+} from './parity/index.js'
