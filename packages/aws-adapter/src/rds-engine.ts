@@ -62,6 +62,8 @@ export interface RdsEngineConfig {
   connectSql?: ConnectSql
   /** Time and sleep for `waitForBacktrack` polling. */
   clock?: Clock
+  /** Sees every raw SDK output, by operation name (parity recording, debugging). */
+  onResponse?: (operation: string, output: object) => void
 }
 
 const LOCAL_CREDENTIALS = { accessKeyId: 'backtrack-local', secretAccessKey: 'backtrack-local' }
@@ -113,6 +115,7 @@ export class RdsEngine implements BacktrackEngine, AsyncDisposable {
   readonly #confirmLive: boolean
   readonly #sql: SqlCredentials | undefined
   readonly #clock: Clock
+  readonly #onResponse: RdsEngineConfig['onResponse']
   readonly #serverClock: ServerClock
   #secretsClient: SecretsManagerClient | undefined
   readonly #ownsSecretsClient: boolean
@@ -128,6 +131,7 @@ export class RdsEngine implements BacktrackEngine, AsyncDisposable {
     this.#confirmLive = config.confirmLive ?? false
     this.#sql = config.sql
     this.#clock = config.clock ?? systemClock
+    this.#onResponse = config.onResponse
     this.#serverClock = new ServerClock(() => this.sqlEndpoint(), config.connectSql ?? connectMysql)
   }
 
@@ -142,7 +146,7 @@ export class RdsEngine implements BacktrackEngine, AsyncDisposable {
 
   async backtrack(input: BacktrackInput): Promise<DBClusterBacktrack> {
     await this.#assertLiveConfirmed()
-    const output = await this.#send((client) =>
+    const output = await this.#send('BacktrackDBCluster', (client) =>
       client.send(
         new BacktrackDBClusterCommand({
           DBClusterIdentifier: this.clusterIdentifier,
@@ -161,7 +165,7 @@ export class RdsEngine implements BacktrackEngine, AsyncDisposable {
     const backtrackIdentifier =
       input.backtrackIdentifier === undefined ? undefined : validateBacktrackIdentifier(input.backtrackIdentifier)
     const maxRecords = input.maxRecords === undefined ? undefined : validateMaxRecords(input.maxRecords)
-    const output = await this.#send((client) =>
+    const output = await this.#send('DescribeDBClusterBacktracks', (client) =>
       client.send(
         new DescribeDBClusterBacktracksCommand({
           DBClusterIdentifier: this.clusterIdentifier,
@@ -190,7 +194,7 @@ export class RdsEngine implements BacktrackEngine, AsyncDisposable {
     validateBacktrackWindow(seconds)
     // A window of 0 turns backtracking off for good, so it is as irreversible as a backtrack.
     if (seconds === 0) await this.#assertLiveConfirmed()
-    const output = await this.#send((client) =>
+    const output = await this.#send('ModifyDBCluster', (client) =>
       client.send(
         new ModifyDBClusterCommand({
           DBClusterIdentifier: this.clusterIdentifier,
@@ -257,7 +261,7 @@ export class RdsEngine implements BacktrackEngine, AsyncDisposable {
   }
 
   async #describeRaw(): Promise<RdsDBCluster> {
-    const output = await this.#send((client) =>
+    const output = await this.#send('DescribeDBClusters', (client) =>
       client.send(new DescribeDBClustersCommand({ DBClusterIdentifier: this.clusterIdentifier })),
     )
     const cluster = output.DBClusters?.[0]
@@ -278,18 +282,25 @@ export class RdsEngine implements BacktrackEngine, AsyncDisposable {
     let tags = cluster.TagList
     const arn = cluster.DBClusterArn
     if (tags === undefined && arn !== undefined) {
-      tags = (await this.#send((client) => client.send(new ListTagsForResourceCommand({ ResourceName: arn })))).TagList
+      tags = (
+        await this.#send('ListTagsForResource', (client) =>
+          client.send(new ListTagsForResourceCommand({ ResourceName: arn })),
+        )
+      ).TagList
     }
     if (!hasTestbedTag(tags)) throw liveBacktrackNotConfirmed(this.clusterIdentifier, cluster.DBClusterArn ?? '')
   }
 
   // The one place where SDK exceptions become BacktrackErrors.
-  async #send<Output>(call: (client: RDSClient) => Promise<Output>): Promise<Output> {
+  async #send<Output extends object>(operation: string, call: (client: RDSClient) => Promise<Output>): Promise<Output> {
+    let output: Output
     try {
-      return await call(this.#client)
+      output = await call(this.#client)
     } catch (error) {
       throw mapSdkError(error)
     }
+    this.#onResponse?.(operation, output)
+    return output
   }
 }
 
