@@ -109,6 +109,7 @@ CREATE TABLE IF NOT EXISTS row_version (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS row_version_lsn ON row_version (lsn, tbl);
 CREATE TABLE IF NOT EXISTS marker (name TEXT PRIMARY KEY, commit_us INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS backtrack_request (id TEXT PRIMARY KEY, requested_us INTEGER NOT NULL, record_json TEXT NOT NULL);
 `
 
 /**
@@ -127,6 +128,7 @@ export class PageLog {
   #lastCommitMicros: number
   #backtracks: BacktrackEvent[]
   #changeRecords: number
+  readonly #rowAtStatements = new Map<number, Database.Statement>()
 
   constructor(path: string) {
     this.#db = new Database(path)
@@ -297,6 +299,23 @@ export class PageLog {
     }[]
   }
 
+  /** Stores (or updates) a backtrack request's record, kept as JSON. */
+  putBacktrackRequest(id: string, requestedMicros: number, record: unknown): void {
+    this.#db
+      .prepare('INSERT OR REPLACE INTO backtrack_request (id, requested_us, record_json) VALUES (?, ?, ?)')
+      .run(id, requestedMicros, JSON.stringify(record))
+  }
+
+  /** Backtrack request records, newest first. */
+  backtrackRequests(): unknown[] {
+    return (
+      this.#db
+        .prepare('SELECT record_json FROM backtrack_request ORDER BY requested_us DESC, id')
+        .pluck()
+        .all() as string[]
+    ).map((json) => JSON.parse(json) as unknown)
+  }
+
   get backtrackEvents(): readonly BacktrackEvent[] {
     return this.#backtracks
   }
@@ -389,14 +408,19 @@ export class PageLog {
   /** A key's image in `view` (null: no such row). */
   rowAt(tbl: number, key: Buffer, view: View): Buffer | null {
     const condition = rangeCondition('lsn', view)
-    const row = this.#db
-      .prepare(`SELECT image FROM row_version WHERE tbl = ? AND key = ? AND ${condition.sql} ORDER BY lsn DESC LIMIT 1`)
-      .get(tbl, key, ...condition.params) as { image: Buffer | null } | undefined
+    let statement = this.#rowAtStatements.get(view.length)
+    if (statement === undefined) {
+      statement = this.#db.prepare(
+        `SELECT image FROM row_version WHERE tbl = ? AND key = ? AND ${condition.sql} ORDER BY lsn DESC LIMIT 1`,
+      )
+      this.#rowAtStatements.set(view.length, statement)
+    }
+    const row = statement.get(tbl, key, ...condition.params) as { image: Buffer | null } | undefined
     return row?.image ?? null
   }
 
   /** Streams the rows of a table in `view` (key order), without holding them in memory. */
-  *rowsIn(tbl: number, view: View): Generator<RowVersion> {
+  *rowsIn(tbl: number, view: View): Generator<{ key: Buffer; image: Buffer }> {
     const condition = rangeCondition('lsn', view)
     const statement = this.#db.prepare(
       `SELECT key, image, max(lsn) FROM row_version WHERE tbl = ? AND ${condition.sql} GROUP BY key`,

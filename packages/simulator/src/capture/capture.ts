@@ -1,0 +1,807 @@
+import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise'
+import { BacktrackError } from '@backtrack/core'
+import type { BinlogEvent, BinlogPosition, TableMap } from '../binlog/binlog-event.js'
+import { openBinlogStream, type BinlogStream } from '../binlog/binlog-client.js'
+import { loadRows } from '../binlog/load-data.js'
+import type { Clock } from '../clock.js'
+import { parseDdl, rewriteDatabases, type Ddl, type TableRef } from '../ddl/parse-ddl.js'
+import { qualifiedName, quoteIdent } from '../ddl/sql-tokens.js'
+import type { PageLog, TableIncarnation, TableSchema } from '../page-log/page-log.js'
+import { encodeCells, readCells, type Cell } from '../row-codec.js'
+import type { StartedMysqlServer } from '../server/mysql-server.js'
+import { comparePositions, formatPosition } from './binlog-position.js'
+import { isSystemDatabase, prepareSession, readTableRows, readTableSchema } from './schema-reader.js'
+import { ShadowSchema } from './shadow-schema.js'
+import { CommitStamper } from './timestamps.js'
+
+export interface CaptureLogger {
+  info(message: string): void
+  warn(message: string): void
+}
+
+export interface CaptureOptions {
+  server: StartedMysqlServer
+  log: PageLog
+  clock: Clock
+  /** Replication server id the capture registers with (must differ from the server's and other replicas'). */
+  replicaServerId?: number
+  /** Seconds of history to keep; older history is pruned. */
+  windowSeconds: () => number
+  logger?: CaptureLogger
+}
+
+interface OpenTxn {
+  lsn: number | undefined
+  gtid: string | null
+  sql: string | null
+  changes: number
+  kind: 'dml' | 'ddl'
+  begun: boolean
+  headerSeconds: number
+  exactMicros: number | undefined
+}
+
+const SCRATCH_DB = '__bt_scratch'
+const FLUSH_EVERY_MS = 50
+const FLUSH_EVERY_CHANGES = 50_000
+const PRUNE_EVERY_MS = 10_000
+
+/** `db`.`name` as a map key. */
+const tableKey = (db: string, name: string) => `${db}\u0000${name}`
+
+/** The key of a row image: its key columns, or the whole row for a table without a key. */
+export function rowKey(image: Buffer, schema: TableSchema): Buffer {
+  if (schema.keyColumns.length === 0) return image
+  const cells = readCells(image)
+  return encodeCells(schema.keyColumns.map((index) => cells[index] ?? null))
+}
+
+/**
+ * Reads the server's row binlog as a replica and turns every committed transaction into page-log records:
+ * row versions, table incarnations and database versions, each under one LSN with its commit time. The binlog
+ * position advances in the same SQLite transaction as the records it produced. Anything it does not understand
+ * stops it with a `CaptureFault`; nothing is skipped silently.
+ */
+export class Capture {
+  readonly #options: CaptureOptions
+  readonly #log: PageLog
+  readonly #stamper: CommitStamper
+  readonly #catalog = new Map<string, TableIncarnation>()
+  #admin!: Connection
+  #shadow!: ShadowSchema
+  #stream: BinlogStream | undefined
+  #txn: OpenTxn | undefined
+  #processed: BinlogPosition = { file: '', position: 0 }
+  #committed: BinlogPosition = { file: '', position: 0 }
+  #lastFlush = 0
+  #lastPrune = 0
+  #flushTimer: NodeJS.Timeout | undefined
+  #waiters: { position: BinlogPosition; resolve: () => void; reject: (error: Error) => void }[] = []
+  #error: Error | undefined
+  #running: Promise<void> | undefined
+  #stopping = false
+  #lastEventSeconds = 0
+  #lastEventSeenMicros = 0
+  #purgedBefore = ''
+
+  private constructor(options: CaptureOptions) {
+    this.#options = options
+    this.#log = options.log
+    this.#stamper = new CommitStamper(options.log.lastCommitMicros)
+  }
+
+  /** Starts capturing: takes the base image on first use, else resumes at the saved binlog position. */
+  static async start(options: CaptureOptions): Promise<Capture> {
+    const capture = new Capture(options)
+    await capture.#open()
+    return capture
+  }
+
+  get error(): Error | undefined {
+    return this.#error
+  }
+
+  get position(): BinlogPosition {
+    return this.#processed
+  }
+
+  /** How far behind the server's clock the last event seen was, in milliseconds (0 when idle and caught up). */
+  lagMillis(): number {
+    if (this.#txn === undefined && this.#waiters.length === 0) return 0
+    return Math.max(0, (this.#lastEventSeenMicros - this.#lastEventSeconds * 1e6) / 1000)
+  }
+
+  /** Tables alive now, as the capture knows them. */
+  catalog(): TableIncarnation[] {
+    return [...this.#catalog.values()]
+  }
+
+  async #open(): Promise<void> {
+    this.#admin = await mysql.createConnection({
+      ...this.#options.server.connectionOptions('admin'),
+      multipleStatements: false,
+    })
+    await prepareSession(this.#admin)
+    await this.#admin.query(
+      "SET SESSION sql_log_bin = 0, SESSION foreign_key_checks = 0, SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO'",
+    )
+    this.#shadow = new ShadowSchema(this.#admin)
+    await this.#shadow.open()
+    const file = this.#log.getMeta('binlog_file')
+    if (file === undefined) {
+      await this.#takeBaseImage()
+    } else {
+      this.#committed = { file, position: Number(this.#log.getMeta('binlog_pos')) }
+      this.#processed = this.#committed
+      await this.resyncFromLog()
+    }
+    this.#stream = await openBinlogStream({
+      ...this.#options.server.connectionOptions('admin'),
+      serverId: this.#options.replicaServerId ?? 1_000_000 + Math.floor(Math.random() * 1_000_000),
+      from: this.#committed,
+      requestAnnotateRows: true,
+    })
+    this.#running = this.#run()
+  }
+
+  /** Rebuilds the in-memory catalog and the shadow schema from the log's current state (after a backtrack). */
+  async resyncFromLog(): Promise<void> {
+    const view = this.#log.headView()
+    this.#catalog.clear()
+    const byDatabase = new Map<string, { table: string; createSql: string }[]>()
+    for (const db of this.#log.databasesIn(view).keys()) byDatabase.set(db, [])
+    for (const table of this.#log.tablesIn(view)) {
+      this.#catalog.set(tableKey(table.database, table.name), table)
+      const list = byDatabase.get(table.database) ?? []
+      list.push({ table: table.name, createSql: table.schema.createSql })
+      byDatabase.set(table.database, list)
+    }
+    await this.#shadow.reset(byDatabase)
+  }
+
+  async #takeBaseImage(): Promise<void> {
+    const log = this.#log
+    const started = Date.now()
+    await this.#admin.query('FLUSH TABLES WITH READ LOCK')
+    let position: BinlogPosition
+    const schemas = new Map<string, { createDb: string; tables: { name: string; schema: TableSchema }[] }>()
+    try {
+      position = await serverBinlogPosition(this.#admin)
+      const [dbs] = await this.#admin.query<RowDataPacket[]>(
+        'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA',
+      )
+      for (const row of dbs) {
+        const db = String(row.name)
+        if (isSystemDatabase(db)) continue
+        const [[create]] = await this.#admin.query<RowDataPacket[]>(`SHOW CREATE DATABASE ${quoteIdent(db)}`)
+        const [tables] = await this.#admin.query<RowDataPacket[]>(
+          "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'",
+          [db],
+        )
+        const entry = {
+          createDb: String(create!['Create Database']),
+          tables: [] as { name: string; schema: TableSchema }[],
+        }
+        for (const table of tables) {
+          entry.tables.push({
+            name: String(table.name),
+            schema: await readTableSchema(this.#admin, db, String(table.name)),
+          })
+        }
+        schemas.set(db, entry)
+      }
+      await this.#admin.query('START TRANSACTION WITH CONSISTENT SNAPSHOT')
+    } finally {
+      await this.#admin.query('UNLOCK TABLES')
+    }
+    const lsn = log.nextLsn()
+    log.begin()
+    let rows = 0
+    for (const [db, entry] of schemas) {
+      log.createDatabase(db, lsn, entry.createDb)
+      await this.#shadow.createDatabase(db)
+      for (const { name, schema } of entry.tables) {
+        const id = log.createTable(db, name, schema, lsn)
+        this.#catalog.set(tableKey(db, name), { id, database: db, name, createdLsn: lsn, droppedLsn: null, schema })
+        await this.#shadow.createTable(db, schema.createSql)
+        rows += await this.#putRows(id, schema, lsn, readTableRows(this.#admin, db, name, schema))
+      }
+    }
+    await this.#admin.query('COMMIT')
+    log.putTxn({
+      lsn,
+      commitMicros: this.#stamper.stamp(
+        Math.floor(this.#options.clock.nowMicros() / 1e6),
+        this.#options.clock.nowMicros(),
+      ),
+      kind: 'base',
+      gtid: null,
+      sql: null,
+      changes: rows,
+    })
+    log.flush({ binlog_file: position.file, binlog_pos: String(position.position) })
+    this.#committed = position
+    this.#processed = position
+    this.#options.logger?.info(
+      `capture: base image of ${schemas.size} database(s), ${rows} row(s) at ${formatPosition(position)} in ${Date.now() - started} ms`,
+    )
+  }
+
+  async #putRows(id: number, schema: TableSchema, lsn: number, images: AsyncIterable<Buffer>): Promise<number> {
+    let count = 0
+    if (schema.keyColumns.length === 0) {
+      const counts = new Map<string, { image: Buffer; n: number }>()
+      for await (const image of images) {
+        const entry = counts.get(image.toString('latin1'))
+        if (entry === undefined) counts.set(image.toString('latin1'), { image, n: 1 })
+        else entry.n++
+        count++
+      }
+      for (const { image, n } of counts.values()) this.#log.putRow(id, image, lsn, withCount(image, n))
+      return count
+    }
+    for await (const image of images) {
+      this.#log.putRow(id, rowKey(image, schema), lsn, image)
+      count++
+    }
+    return count
+  }
+
+  async #run(): Promise<void> {
+    try {
+      for await (const event of this.#stream!) {
+        if (this.#stopping) break
+        await this.#handle(event)
+      }
+    } catch (error) {
+      if (!this.#stopping) this.#fail(error)
+    }
+  }
+
+  #fail(error: unknown): void {
+    const wrapped = BacktrackError.is(error)
+      ? error
+      : new BacktrackError('CaptureFault', `binlog capture stopped: ${(error as Error).message}`, { cause: error })
+    this.#error = wrapped
+    this.#log.rollback()
+    this.#options.logger?.warn(`capture: ${wrapped.message}`)
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(wrapped)
+  }
+
+  async #handle(event: BinlogEvent): Promise<void> {
+    this.#lastEventSeconds = event.timestamp
+    this.#lastEventSeenMicros = this.#options.clock.nowMicros()
+    switch (event.type) {
+      case 'gtid':
+        this.#beginTxn(event.timestamp, event.gtid, event.commitTimeMicros)
+        break
+      case 'query':
+        await this.#query(event.schema, event.sql, event.timestamp)
+        break
+      case 'annotate':
+        if (this.#txn !== undefined && this.#txn.sql === null) this.#txn.sql = event.sql.slice(0, 4096)
+        break
+      case 'table-map':
+        break
+      case 'write-rows':
+        for (const image of event.rows) this.#change(event.table, null, image)
+        break
+      case 'delete-rows':
+        for (const image of event.rows) this.#change(event.table, image, null)
+        await this.#cascade(
+          event.table,
+          event.rows.map((before) => ({ before, after: null })),
+        )
+        break
+      case 'update-rows':
+        for (const { before, after } of event.rows) this.#change(event.table, before, after)
+        await this.#cascade(event.table, event.rows)
+        break
+      case 'xid':
+        if (this.#txn !== undefined) this.#txn.headerSeconds = event.timestamp
+        this.#endTxn(event.next)
+        break
+      case 'rotate':
+      case 'heartbeat':
+        break
+    }
+    if (this.#txn === undefined) this.#advance(event.next)
+  }
+
+  #beginTxn(headerSeconds: number, gtid: string | null, exactMicros: bigint | undefined): void {
+    this.#txn = {
+      lsn: undefined,
+      gtid,
+      sql: null,
+      changes: 0,
+      kind: 'dml',
+      begun: false,
+      headerSeconds,
+      exactMicros: exactMicros === undefined ? undefined : Number(exactMicros),
+    }
+  }
+
+  #txnLsn(): number {
+    const txn = this.#txn!
+    if (txn.lsn === undefined) {
+      this.#log.begin()
+      txn.lsn = this.#log.nextLsn()
+    }
+    return txn.lsn
+  }
+
+  async #query(schema: string, sql: string, headerSeconds: number): Promise<void> {
+    const statement = sql.trim().toUpperCase()
+    if (statement === 'BEGIN' || statement.startsWith('XA START')) {
+      if (this.#txn === undefined) this.#beginTxn(headerSeconds, null, undefined)
+      this.#txn!.begun = true
+      return
+    }
+    if (statement === 'COMMIT' || statement === 'ROLLBACK' || statement.startsWith('XA END')) {
+      this.#endTxn(undefined)
+      return
+    }
+    const ddl = parseDdl(sql)
+    if (ddl.kind === 'none') return
+    if (this.#txn === undefined) this.#beginTxn(headerSeconds, null, undefined)
+    const touched = await this.#ddl(ddl, schema, sql)
+    if (touched) {
+      this.#txn!.kind = 'ddl'
+      this.#txn!.sql = sql.slice(0, 4096)
+    }
+    if (!this.#txn!.begun) this.#endTxn(undefined)
+  }
+
+  #endTxn(_next: BinlogPosition | undefined): void {
+    const txn = this.#txn
+    this.#txn = undefined
+    if (txn === undefined || txn.lsn === undefined) return
+    const commitMicros = this.#stamper.stamp(txn.headerSeconds, this.#options.clock.nowMicros(), txn.exactMicros)
+    this.#log.putTxn({
+      lsn: txn.lsn,
+      commitMicros,
+      kind: txn.kind,
+      gtid: txn.gtid,
+      sql: txn.sql,
+      changes: txn.changes,
+    })
+  }
+
+  /** After an event outside any transaction: remember the position, flush when due, wake waiters. */
+  #advance(next: BinlogPosition): void {
+    if (next.file !== '') this.#processed = next
+    const now = Date.now()
+    if (this.#log.inBatch) {
+      if (
+        this.#waiters.length > 0 ||
+        now - this.#lastFlush >= FLUSH_EVERY_MS ||
+        this.#batchChanges >= FLUSH_EVERY_CHANGES
+      ) {
+        this.#flush()
+      } else if (this.#flushTimer === undefined) {
+        this.#flushTimer = setTimeout(() => {
+          this.#flushTimer = undefined
+          if (this.#txn === undefined && this.#log.inBatch && this.#error === undefined) this.#flush()
+        }, 5)
+      }
+    }
+    this.#wake()
+  }
+
+  #batchChanges = 0
+
+  #flush(): void {
+    this.#log.flush({ binlog_file: this.#processed.file, binlog_pos: String(this.#processed.position) })
+    this.#committed = this.#processed
+    this.#lastFlush = Date.now()
+    this.#batchChanges = 0
+    this.#housekeeping()
+  }
+
+  #housekeeping(): void {
+    const now = Date.now()
+    if (now - this.#lastPrune >= PRUNE_EVERY_MS) {
+      this.#lastPrune = now
+      const window = this.#options.windowSeconds()
+      if (window > 0) this.#log.prune(this.#options.clock.nowMicros() - window * 1e6)
+    }
+    if (this.#committed.file !== '' && this.#committed.file !== this.#purgedBefore) {
+      const file = this.#committed.file
+      this.#purgedBefore = file
+      this.#options.server.purgeBinaryLogsBefore(file).catch((error: unknown) => {
+        this.#options.logger?.warn(`capture: could not purge binlogs before ${file}: ${(error as Error).message}`)
+      })
+    }
+  }
+
+  #wake(): void {
+    if (this.#log.inBatch) return
+    const ready = this.#waiters.filter((waiter) => comparePositions(this.#committed, waiter.position) >= 0)
+    this.#waiters = this.#waiters.filter((waiter) => !ready.includes(waiter))
+    for (const waiter of ready) waiter.resolve()
+  }
+
+  /** Resolves once every transaction up to `position` is in the log (committed to SQLite). */
+  waitFor(position: BinlogPosition, timeoutMs = 60_000): Promise<void> {
+    if (this.#error !== undefined) return Promise.reject(this.#error)
+    if (!this.#log.inBatch && comparePositions(this.#committed, position) >= 0) return Promise.resolve()
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((waiter) => waiter.resolve !== done)
+        reject(
+          new BacktrackError(
+            'CaptureFault',
+            `the capture did not reach binlog position ${formatPosition(position)} within ${timeoutMs} ms (it is at ${formatPosition(this.#committed)})`,
+          ),
+        )
+      }, timeoutMs)
+      const done = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.#waiters.push({ position, resolve: done, reject: (error) => (clearTimeout(timer), reject(error)) })
+      if (this.#txn === undefined && this.#log.inBatch) this.#flush()
+      this.#wake()
+    })
+  }
+
+  /** Resolves once everything the server has committed so far is in the log. */
+  async catchUp(timeoutMs?: number): Promise<void> {
+    await this.waitFor(await serverBinlogPosition(this.#admin), timeoutMs)
+  }
+
+  /** Later commits get stamps after `micros`. */
+  raiseFloor(micros: number): void {
+    this.#stamper.raiseFloor(micros)
+  }
+
+  /** The latest time handed out by `mark()` (µs): it counts as the present, not the future. */
+  get floorMicros(): number {
+    return this.#stamper.floor
+  }
+
+  /** The newest stamp given (µs). */
+  get lastStamp(): number {
+    return this.#stamper.last
+  }
+
+  /** Gives the next stamp for a transaction the simulator records itself (a backtrack). */
+  stampNow(): number {
+    const now = this.#options.clock.nowMicros()
+    return this.#stamper.stamp(Math.floor(now / 1e6), now)
+  }
+
+  #tableFor(map: TableMap): TableIncarnation | undefined {
+    if (isSystemDatabase(map.database)) return undefined
+    const table = this.#catalog.get(tableKey(map.database, map.table))
+    if (table === undefined) {
+      throw new BacktrackError(
+        'CaptureFault',
+        `rows for ${qualifiedName(map.database, map.table)} arrived, but the capture has no definition for that table`,
+      )
+    }
+    return table
+  }
+
+  #change(map: TableMap, before: Buffer | null, after: Buffer | null): void {
+    const table = this.#tableFor(map)
+    if (table === undefined) return
+    const lsn = this.#txnLsn()
+    const schema = table.schema
+    before = before && alignToSchema(before, map, schema)
+    after = after && alignToSchema(after, map, schema)
+    if (schema.keyColumns.length === 0) {
+      for (const [image, delta] of [
+        [before, -1],
+        [after, 1],
+      ] as const) {
+        if (image === null) continue
+        const current = this.#log.rowAt(table.id, image, this.#log.headView())
+        const n = (current === null ? 0 : countOf(current)) + delta
+        this.#log.putRow(table.id, image, lsn, n > 0 ? withCount(image, n) : null)
+      }
+    } else {
+      const beforeKey = before && rowKey(before, schema)
+      const afterKey = after && rowKey(after, schema)
+      if (beforeKey !== null && (afterKey === null || !beforeKey.equals(afterKey))) {
+        this.#log.putRow(table.id, beforeKey, lsn, null)
+      }
+      if (afterKey !== null) this.#log.putRow(table.id, afterKey, lsn, after)
+    }
+    this.#txn!.changes++
+    this.#batchChanges++
+  }
+
+  /**
+   * Rows changed by ON DELETE/UPDATE CASCADE or SET NULL are changed inside InnoDB and never reach the row
+   * binlog; derive them from the parent change and the foreign keys, against the child rows the log holds.
+   */
+  async #cascade(map: TableMap, changes: { before: Buffer; after: Buffer | null }[]): Promise<void> {
+    const parent = this.#tableFor(map)
+    if (parent === undefined) return
+    for (const child of this.#catalog.values()) {
+      for (const fk of child.schema.foreignKeys) {
+        if (fk.parentDatabase !== parent.database || fk.parentTable !== parent.name) continue
+        const parentIndexes = fk.parentColumns.map((name) => parent.schema.columns.findIndex((c) => c.name === name))
+        const childIndexes = fk.columns.map((name) => child.schema.columns.findIndex((c) => c.name === name))
+        const removed = new Map<string, Cell[] | null>()
+        for (const { before, after } of changes) {
+          const old = readCells(alignToSchema(before, map, parent.schema))
+          const oldKey = parentIndexes.map((i) => old[i] ?? null)
+          if (oldKey.some((cell) => cell === null)) continue
+          if (after === null) {
+            if (fk.onDelete === 'CASCADE' || fk.onDelete === 'SET NULL')
+              removed.set(encodeCells(oldKey).toString('latin1'), null)
+          } else {
+            const next = readCells(alignToSchema(after, map, parent.schema))
+            const newKey = parentIndexes.map((i) => next[i] ?? null)
+            if (encodeCells(newKey).equals(encodeCells(oldKey))) continue
+            if (fk.onUpdate === 'CASCADE') removed.set(encodeCells(oldKey).toString('latin1'), newKey)
+            else if (fk.onUpdate === 'SET NULL') removed.set(encodeCells(oldKey).toString('latin1'), null)
+          }
+        }
+        if (removed.size === 0) continue
+        const action = changes[0]!.after === null ? fk.onDelete : fk.onUpdate
+        const lsn = this.#txnLsn()
+        const derived: { before: Buffer; after: Buffer | null }[] = []
+        for (const { key, image } of this.#log.rowsIn(child.id, this.#log.headView())) {
+          const cells = readCells(image)
+          const fkValue = encodeCells(childIndexes.map((i) => cells[i] ?? null)).toString('latin1')
+          if (!removed.has(fkValue)) continue
+          const replacement = removed.get(fkValue)
+          let next: Buffer | null
+          if (action === 'CASCADE' && replacement === null) next = null
+          else {
+            const updated = [...cells]
+            childIndexes.forEach(
+              (index, i) => (updated[index] = replacement === null ? null : (replacement?.[i] ?? null)),
+            )
+            next = encodeCells(updated)
+          }
+          derived.push({ before: image, after: next })
+          if (next === null) this.#log.putRow(child.id, key, lsn, null)
+          else {
+            const nextKey = rowKey(next, child.schema)
+            if (!nextKey.equals(key)) this.#log.putRow(child.id, key, lsn, null)
+            this.#log.putRow(child.id, nextKey, lsn, next)
+          }
+          this.#txn!.changes++
+        }
+        if (derived.length > 0) await this.#cascade(identityMap(child), derived)
+      }
+    }
+  }
+
+  /** Applies one DDL statement to the log and the shadow; returns whether it touched captured tables. */
+  async #ddl(ddl: Ddl, schema: string, sql: string): Promise<boolean> {
+    const resolve = (ref: TableRef) => ({ db: ref.db ?? schema, name: ref.name })
+    const log = this.#log
+    switch (ddl.kind) {
+      case 'other':
+        return false
+      case 'create-database': {
+        if (isSystemDatabase(ddl.db)) return false
+        const lsn = this.#txnLsn()
+        if (ddl.orReplace) this.#dropDatabaseTables(ddl.db, lsn)
+        await this.#shadow.createDatabase(ddl.db)
+        log.createDatabase(ddl.db, lsn, `CREATE DATABASE ${quoteIdent(ddl.db)}${databaseOptions(sql)}`)
+        return true
+      }
+      case 'drop-database': {
+        if (isSystemDatabase(ddl.db) || !this.#shadow.has(ddl.db)) return false
+        const lsn = this.#txnLsn()
+        this.#dropDatabaseTables(ddl.db, lsn)
+        log.dropDatabase(ddl.db, lsn)
+        await this.#shadow.dropDatabase(ddl.db)
+        return true
+      }
+      case 'create-table': {
+        const { db, name } = resolve(ddl.table)
+        if (ddl.temporary || isSystemDatabase(db)) return false
+        const existing = this.#catalog.get(tableKey(db, name))
+        if (existing !== undefined && !ddl.orReplace) return false // CREATE TABLE IF NOT EXISTS on an existing table
+        const lsn = this.#txnLsn()
+        if (existing !== undefined) {
+          log.dropTable(existing.id, lsn)
+          this.#catalog.delete(tableKey(db, name))
+        }
+        await this.#shadow.replay(sql, schema)
+        this.#newIncarnation(db, name, await this.#shadow.describe(db, name), lsn)
+        return true
+      }
+      case 'drop-table': {
+        if (ddl.temporary) return false
+        let touched = false
+        for (const ref of ddl.tables) {
+          const { db, name } = resolve(ref)
+          const table = this.#catalog.get(tableKey(db, name))
+          if (table === undefined) continue
+          log.dropTable(table.id, this.#txnLsn())
+          this.#catalog.delete(tableKey(db, name))
+          touched = true
+        }
+        if (touched) await this.#shadow.replay(sql, schema)
+        return touched
+      }
+      case 'truncate': {
+        const { db, name } = resolve(ddl.table)
+        const table = this.#catalog.get(tableKey(db, name))
+        if (table === undefined) return false
+        const lsn = this.#txnLsn()
+        log.dropTable(table.id, lsn)
+        this.#newIncarnation(db, name, table.schema, lsn)
+        return true
+      }
+      case 'alter-table':
+      case 'index': {
+        const { db, name } = resolve(ddl.table)
+        const table = this.#catalog.get(tableKey(db, name))
+        if (table === undefined) return false
+        const target = ddl.kind === 'alter-table' && ddl.renameTo !== undefined ? resolve(ddl.renameTo) : { db, name }
+        await this.#shadow.replay(sql, schema)
+        const schemaAfter = await this.#shadow.describe(target.db, target.name)
+        const lsn = this.#txnLsn()
+        log.dropTable(table.id, lsn)
+        this.#catalog.delete(tableKey(db, name))
+        const id = this.#newIncarnation(target.db, target.name, schemaAfter, lsn)
+        await this.#rebuildRows(table, sql, schema, target.name, id, schemaAfter, lsn)
+        return true
+      }
+      case 'rename-table': {
+        let touched = false
+        const lsn = this.#txnLsn()
+        for (const [from, to] of ddl.pairs) {
+          const source = resolve(from)
+          const destination = resolve(to)
+          const table = this.#catalog.get(tableKey(source.db, source.name))
+          if (table === undefined) continue
+          log.renameTable(table.id, lsn, destination.db, destination.name)
+          this.#catalog.delete(tableKey(source.db, source.name))
+          this.#catalog.set(tableKey(destination.db, destination.name), {
+            ...table,
+            database: destination.db,
+            name: destination.name,
+          })
+          touched = true
+        }
+        if (touched) await this.#shadow.replay(sql, schema)
+        return touched
+      }
+      case 'none':
+        return false
+    }
+  }
+
+  #dropDatabaseTables(db: string, lsn: number): void {
+    for (const table of [...this.#catalog.values()]) {
+      if (table.database !== db) continue
+      this.#log.dropTable(table.id, lsn)
+      this.#catalog.delete(tableKey(db, table.name))
+    }
+  }
+
+  #newIncarnation(db: string, name: string, schema: TableSchema, lsn: number): number {
+    const id = this.#log.createTable(db, name, schema, lsn)
+    this.#catalog.set(tableKey(db, name), { id, database: db, name, createdLsn: lsn, droppedLsn: null, schema })
+    return id
+  }
+
+  /**
+   * An ALTER rewrites every row without a row event. Replay it on a scratch copy of the table built from the
+   * log (the state right before the ALTER), and record the rows it produced as the new incarnation's base.
+   */
+  async #rebuildRows(
+    old: TableIncarnation,
+    sql: string,
+    defaultSchema: string,
+    newName: string,
+    id: number,
+    schemaAfter: TableSchema,
+    lsn: number,
+  ): Promise<void> {
+    const admin = this.#admin
+    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(SCRATCH_DB)}`)
+    await admin.query(`CREATE DATABASE ${quoteIdent(SCRATCH_DB)}`)
+    try {
+      await admin.query(`USE ${quoteIdent(SCRATCH_DB)}`)
+      await admin.query(old.schema.createSql)
+      const view = this.#log.viewAt(lsn - 1)
+      await loadRows(
+        admin,
+        { database: SCRATCH_DB, table: old.name, columns: old.schema.columns },
+        expandCounts(this.#log.rowsIn(old.id, view), old.schema),
+      )
+      await admin.query(rewriteDatabases(sql, () => SCRATCH_DB))
+      await this.#putRows(id, schemaAfter, lsn, readTableRows(admin, SCRATCH_DB, newName, schemaAfter))
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(SCRATCH_DB)}`)
+      await admin.query(`USE mysql`).catch(() => undefined)
+    }
+    void defaultSchema
+  }
+
+  /** Stops reading the binlog; what was flushed stays, an open batch is dropped. */
+  async stop(): Promise<void> {
+    this.#stopping = true
+    if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer)
+    if (this.#txn === undefined && this.#log.inBatch && this.#error === undefined) this.#flush()
+    await this.#stream?.close().catch(() => undefined)
+    await this.#running
+    if (this.#log.inBatch) this.#log.rollback()
+    for (const waiter of this.#waiters.splice(0))
+      waiter.reject(new BacktrackError('CaptureFault', 'the capture was stopped'))
+    await this.#admin.end().catch(() => undefined)
+  }
+}
+
+/** The server's current binlog end. */
+export async function serverBinlogPosition(connection: Connection): Promise<BinlogPosition> {
+  const [rows] = await connection.query<RowDataPacket[]>('SHOW MASTER STATUS')
+  const row = rows[0]
+  if (row === undefined) {
+    throw new BacktrackError(
+      'ServerConfigurationFault',
+      'binary logging is off on the server (SHOW MASTER STATUS is empty): start it with --log-bin',
+    )
+  }
+  return { file: String(row.File), position: Number(row.Position) }
+}
+
+/** Options after the database name of a CREATE DATABASE statement (character set, collation). */
+function databaseOptions(sql: string): string {
+  const match = /\b(DEFAULT\s+)?(CHARACTER\s+SET|CHARSET|COLLATE)\b[\s\S]*$/i.exec(sql)
+  return match === null ? '' : ` ${match[0]}`
+}
+
+/** For tables without a key the log keeps each distinct row once, with how many times it occurs. */
+export function withCount(image: Buffer, n: number): Buffer {
+  return Buffer.concat([image, encodeCells([Buffer.from(String(n))])])
+}
+
+export function countOf(stored: Buffer): number {
+  const cells = readCells(stored)
+  return Number(cells.at(-1)!.toString())
+}
+
+/** Rows of a table as they must be loaded: keyless rows repeated by their count. */
+export function* expandCounts(rows: Iterable<{ image: Buffer }>, schema: TableSchema): Generator<Buffer> {
+  if (schema.keyColumns.length > 0) {
+    for (const row of rows) yield row.image
+    return
+  }
+  for (const row of rows) {
+    const cells = readCells(row.image)
+    const n = Number(cells.pop()!.toString())
+    const image = encodeCells(cells)
+    for (let i = 0; i < n; i++) yield image
+  }
+}
+
+/**
+ * Binlog row images list the columns the server logged; the schema may list more (e.g. virtual columns the server
+ * leaves out). Reorders by name into the schema's column order, NULL for any the image lacks.
+ */
+export function alignToSchema(image: Buffer, map: TableMap, schema: TableSchema): Buffer {
+  const columns = schema.columns
+  if (map.columns.length === columns.length && map.columns.every((c, i) => c.name === columns[i]!.name)) return image
+  const cells = readCells(image)
+  const byName = new Map(map.columns.map((c, i) => [c.name, cells[i] ?? null]))
+  return encodeCells(columns.map((column) => byName.get(column.name) ?? null))
+}
+
+function identityMap(table: TableIncarnation): TableMap {
+  return {
+    tableId: 0n,
+    database: table.database,
+    table: table.name,
+    columns: table.schema.columns.map((column) => ({
+      name: column.name,
+      type: 0,
+      meta: 0,
+      nullable: true,
+      unsigned: false,
+      kind: column.kind,
+    })),
+    primaryKey: table.schema.keyColumns,
+  }
+}

@@ -1,0 +1,171 @@
+import type { Connection } from 'mysql2/promise'
+import { loadRows } from '../binlog/load-data.js'
+import { expandCounts } from '../capture/capture.js'
+import { qualifiedName, quoteIdent } from '../ddl/sql-tokens.js'
+import type { ColumnMeta, PageLog, TableIncarnation } from '../page-log/page-log.js'
+import { symmetricDifference, type View } from '../page-log/view.js'
+import { readCells, type Cell } from '../row-codec.js'
+
+/** What a rewind did, for the record and the benchmarks. */
+export interface ApplyStats {
+  tablesDropped: number
+  tablesCreated: number
+  tablesRenamed: number
+  rowsRestored: number
+  rowsDeleted: number
+  databasesCreated: number
+  databasesDropped: number
+}
+
+const DELETE_BATCH = 500
+
+/** The expression a key column is compared through (matches the canonical bytes the log keeps). */
+function keyExpression(column: ColumnMeta): string {
+  const name = quoteIdent(column.name)
+  if (column.kind === 'bit' || column.kind === 'enum' || column.kind === 'set') return `${name} + 0`
+  if (column.dataType === 'float') return `CAST(${name} AS DOUBLE)`
+  return name
+}
+
+/**
+ * Makes the server's data equal to the state of one view of the page log, starting from the state of another,
+ * touching only what differs: keys with a version between the two views get their target image back, tables alive
+ * in one view only are dropped or rebuilt (bulk load), renamed tables get their name back, and databases follow.
+ * Every statement runs with `sql_log_bin = 0`, so the rewind is not captured as new history. Each step is
+ * idempotent, so running the same rewind again after a failure converges on the target state.
+ */
+export class BacktrackExecutor {
+  readonly #connection: Connection
+  readonly #log: PageLog
+
+  constructor(connection: Connection, log: PageLog) {
+    this.#connection = connection
+    this.#log = log
+  }
+
+  async prepareSession(): Promise<void> {
+    await this.#connection.query(
+      "SET SESSION sql_log_bin = 0, SESSION foreign_key_checks = 0, SESSION unique_checks = 0, SESSION time_zone = '+00:00', SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO'",
+    )
+  }
+
+  async apply(from: View, to: View): Promise<ApplyStats> {
+    const stats: ApplyStats = {
+      tablesDropped: 0,
+      tablesCreated: 0,
+      tablesRenamed: 0,
+      rowsRestored: 0,
+      rowsDeleted: 0,
+      databasesCreated: 0,
+      databasesDropped: 0,
+    }
+    const log = this.#log
+    const sql = this.#connection
+    const diff = symmetricDifference(from, to)
+    const dbsFrom = log.databasesIn(from)
+    const dbsTo = log.databasesIn(to)
+    const tablesFrom = new Map(log.tablesIn(from).map((table) => [table.id, table]))
+    const tablesTo = new Map(log.tablesIn(to).map((table) => [table.id, table]))
+
+    for (const [db, createSql] of dbsTo) {
+      if (dbsFrom.has(db)) continue
+      await sql.query(createSql.replace(/^CREATE DATABASE\s+(IF NOT EXISTS\s+)?/i, 'CREATE DATABASE IF NOT EXISTS '))
+      stats.databasesCreated++
+    }
+    for (const [id, table] of tablesFrom) {
+      if (tablesTo.has(id)) continue
+      await sql.query(`DROP TABLE IF EXISTS ${qualifiedName(table.database, table.name)}`)
+      stats.tablesDropped++
+    }
+    // Renames go through temporary names so that swaps (a→b, b→a) cannot collide.
+    const renamed = [...tablesTo.values()].filter((table) => {
+      const before = tablesFrom.get(table.id)
+      return before !== undefined && (before.database !== table.database || before.name !== table.name)
+    })
+    for (const table of renamed) {
+      const before = tablesFrom.get(table.id)!
+      await sql.query(
+        `RENAME TABLE ${qualifiedName(before.database, before.name)} TO ${qualifiedName(before.database, `__bt_rename_${table.id}`)}`,
+      )
+    }
+    for (const table of renamed) {
+      const before = tablesFrom.get(table.id)!
+      await sql.query(
+        `RENAME TABLE ${qualifiedName(before.database, `__bt_rename_${table.id}`)} TO ${qualifiedName(table.database, table.name)}`,
+      )
+      stats.tablesRenamed++
+    }
+    for (const [id, table] of tablesTo) {
+      if (tablesFrom.has(id)) continue
+      stats.rowsRestored += await this.#rebuild(table, to)
+      stats.tablesCreated++
+    }
+    const changed = log.tablesChangedIn(diff)
+    for (const [id] of changed) {
+      const table = tablesTo.get(id)
+      if (table === undefined || !tablesFrom.has(id)) continue
+      if (table.schema.keyColumns.length === 0) {
+        await sql.query(`DELETE FROM ${qualifiedName(table.database, table.name)}`)
+        stats.rowsRestored += await this.#load(table, expandCounts(log.rowsIn(id, to), table.schema))
+        continue
+      }
+      const { restored, deleted } = await this.#applyKeys(table, log.changedKeys(id, diff), to)
+      stats.rowsRestored += restored
+      stats.rowsDeleted += deleted
+    }
+    for (const db of dbsFrom.keys()) {
+      if (dbsTo.has(db)) continue
+      await sql.query(`DROP DATABASE IF EXISTS ${quoteIdent(db)}`)
+      stats.databasesDropped++
+    }
+    return stats
+  }
+
+  async #rebuild(table: TableIncarnation, view: View): Promise<number> {
+    await this.#connection.query(`DROP TABLE IF EXISTS ${qualifiedName(table.database, table.name)}`)
+    await this.#connection.query(`USE ${quoteIdent(table.database)}`)
+    await this.#connection.query(table.schema.createSql)
+    return this.#load(table, expandCounts(this.#log.rowsIn(table.id, view), table.schema))
+  }
+
+  async #load(table: TableIncarnation, rows: Iterable<Buffer>): Promise<number> {
+    const result = await loadRows(
+      this.#connection,
+      { database: table.database, table: table.name, columns: table.schema.columns },
+      rows,
+    )
+    return result.affectedRows
+  }
+
+  /** Deletes the changed keys and loads their images as of the target view. */
+  async #applyKeys(
+    table: TableIncarnation,
+    keys: Iterable<Buffer>,
+    to: View,
+  ): Promise<{ restored: number; deleted: number }> {
+    const keyColumns = table.schema.keyColumns.map((index) => table.schema.columns[index]!)
+    const tuple = `(${keyColumns.map(keyExpression).join(', ')})`
+    const placeholder = `(${keyColumns.map(() => '?').join(', ')})`
+    let deleted = 0
+    const images: Buffer[] = []
+    let batch: Cell[][] = []
+    const flushDeletes = async () => {
+      if (batch.length === 0) return
+      const [result] = await this.#connection.query(
+        `DELETE FROM ${qualifiedName(table.database, table.name)} WHERE ${tuple} IN (${batch.map(() => placeholder).join(', ')})`,
+        batch.flat(),
+      )
+      deleted += (result as { affectedRows: number }).affectedRows
+      batch = []
+    }
+    for (const key of keys) {
+      batch.push(readCells(key))
+      const image = this.#log.rowAt(table.id, key, to)
+      if (image !== null) images.push(image)
+      if (batch.length >= DELETE_BATCH) await flushDeletes()
+    }
+    await flushDeletes()
+    const restored = images.length === 0 ? 0 : await this.#load(table, images)
+    return { restored, deleted }
+  }
+}

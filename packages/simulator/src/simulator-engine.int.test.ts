@@ -1,0 +1,120 @@
+import { join } from 'node:path'
+import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BacktrackError } from '@backtrack/core'
+import { startPrivateServer } from './server/private-server.js'
+import type { StartedMysqlServer } from './server/mysql-server.js'
+import { SimulatorEngine } from './simulator-engine.js'
+import { tempDir } from './testing/temp-dir.js'
+
+describe('SimulatorEngine over a private MariaDB', () => {
+  const dir = tempDir('bt-engine-')
+  let server: StartedMysqlServer
+  let engine: SimulatorEngine
+  let app: Connection
+
+  beforeAll(async () => {
+    server = await startPrivateServer({ dataDir: join(dir.path, 'mysql') })
+    engine = await SimulatorEngine.start({ server, dataDir: join(dir.path, 'cluster'), database: 'mylab' })
+    app = await mysql.createConnection(server.connectionOptions('app', 'mylab'))
+  })
+  afterAll(async () => {
+    await app?.end().catch(() => undefined)
+    await engine?.close()
+    await server?.stop()
+    dir[Symbol.dispose]()
+  })
+
+  async function sql(statement: string): Promise<RowDataPacket[]> {
+    if (app === undefined || (app as unknown as { connection: { _closing: boolean } }).connection._closing) {
+      app = await mysql.createConnection(server.connectionOptions('app', 'mylab'))
+    }
+    try {
+      const [rows] = await app.query<RowDataPacket[]>(statement)
+      return rows
+    } catch (error) {
+      if (!/closed|ECONNRESET|killed|Connection lost/i.test((error as Error).message)) throw error
+      app = await mysql.createConnection(server.connectionOptions('app', 'mylab'))
+      const [rows] = await app.query<RowDataPacket[]>(statement)
+      return rows
+    }
+  }
+
+  async function rewind(to: Date): Promise<void> {
+    const record = await engine.backtrack({ backtrackTo: to })
+    expect(record.Status).toBe('pending')
+    const done = await engine.waitForBacktrack(record.BacktrackIdentifier)
+    expect(done.Status).toBe('completed')
+  }
+
+  const checksum = async (table: string) => String((await sql(`CHECKSUM TABLE ${table}`))[0]!.Checksum)
+
+  it('runs the lab: drop a table, re-create it, rewind to after the drop, then to before it', async () => {
+    await sql(
+      'CREATE TABLE sbtest1 (id INT PRIMARY KEY AUTO_INCREMENT, k INT NOT NULL, c CHAR(120), pad CHAR(60), KEY k_1 (k))',
+    )
+    const values = Array.from({ length: 2000 }, (_, i) => `(${i + 1}, ${(i * 7919) % 1000}, 'c-${i}', 'pad-${i}')`)
+    await sql(`INSERT INTO sbtest1 VALUES ${values.join(',')}`)
+    const original = await checksum('sbtest1')
+    const beforeDrop = await engine.mark()
+    await sql('DROP TABLE sbtest1')
+    const afterDrop = await engine.mark()
+    await sql('CREATE TABLE sbtest1 (id INT PRIMARY KEY AUTO_INCREMENT, k INT NOT NULL, c CHAR(120), pad CHAR(60))')
+    await sql(`INSERT INTO sbtest1 (k, c, pad) VALUES (1, 'new', 'row'), (2, 'other', 'row')`)
+    expect(await checksum('sbtest1')).not.toBe(original)
+
+    await rewind(afterDrop)
+    expect((await sql('SHOW TABLES')).map((row) => Object.values(row)[0])).not.toContain('sbtest1')
+
+    await rewind(beforeDrop)
+    expect(await checksum('sbtest1')).toBe(original)
+    expect((await sql('SHOW CREATE TABLE sbtest1'))[0]!['Create Table']).toContain('KEY `k_1`')
+    const cluster = await engine.describeCluster()
+    expect(cluster.Status).toBe('available')
+    expect(cluster.BacktrackConsumedChangeRecords).toBeGreaterThan(0)
+  })
+
+  it('goes back and forth: after a rewind to t_i, max(id) == i (Neon oracle)', async () => {
+    await sql('CREATE TABLE oracle (id INT PRIMARY KEY)')
+    const marks: Date[] = []
+    for (let i = 1; i <= 30; i++) {
+      await sql(`INSERT INTO oracle VALUES (${i})`)
+      marks.push(await engine.mark())
+    }
+    for (const i of [20, 5, 25, 1, 30, 12]) {
+      await rewind(marks[i - 1]!)
+      expect(Number((await sql('SELECT max(id) AS m FROM oracle'))[0]!.m)).toBe(i)
+    }
+    // New writes after a rewind, then back into the undone stretch and forward again.
+    await rewind(marks[9]!)
+    await sql('INSERT INTO oracle VALUES (1000)')
+    const afterNewWrite = await engine.mark()
+    await rewind(marks[24]!)
+    expect(Number((await sql('SELECT max(id) AS m FROM oracle'))[0]!.m)).toBe(25)
+    await rewind(afterNewWrite)
+    expect((await sql('SELECT id FROM oracle ORDER BY id')).map((row) => row.id)).toEqual([
+      ...Array.from({ length: 10 }, (_, i) => i + 1),
+      1000,
+    ])
+  })
+
+  it('refuses future times, times before the window, and a second backtrack while one runs', async () => {
+    const now = await engine.now()
+    await expect(engine.backtrack({ backtrackTo: new Date(now.getTime() + 60_000) })).rejects.toSatisfy((error) =>
+      BacktrackError.is(error, 'InvalidParameterValue'),
+    )
+    await expect(engine.backtrack({ backtrackTo: new Date(2000, 0, 1) })).rejects.toSatisfy((error) =>
+      BacktrackError.is(error, 'InvalidParameterValue'),
+    )
+    const record = await engine.backtrack({ backtrackTo: await engine.mark() })
+    await expect(engine.backtrack({ backtrackTo: await engine.now() })).rejects.toSatisfy((error) =>
+      BacktrackError.is(error, 'InvalidDBClusterStateFault'),
+    )
+    await engine.waitForBacktrack(record.BacktrackIdentifier)
+    const earliest = await engine.backtrack({
+      backtrackTo: new Date(2000, 0, 1),
+      useEarliestTimeOnPointInTimeUnavailable: true,
+    })
+    expect((await engine.waitForBacktrack(earliest.BacktrackIdentifier)).Status).toBe('completed')
+  })
+})

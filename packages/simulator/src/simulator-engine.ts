@@ -1,0 +1,441 @@
+import { randomUUID } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise'
+import {
+  BacktrackError,
+  formatRdsTime,
+  normalizeClusterIdentifier,
+  pageBacktracks,
+  validateBacktrackIdentifier,
+  validateBacktrackWindow,
+  backtrackNotFound,
+  type BacktrackEngine,
+  type BacktrackInput,
+  type BacktrackPage,
+  type ClusterStatus,
+  type DBCluster,
+  type DBClusterBacktrack,
+  type DescribeBacktracksInput,
+  type SqlEndpoint,
+  type WaitOptions,
+} from '@backtrack/core'
+import { Capture, type CaptureLogger } from './capture/capture.js'
+import { systemClock, type Clock } from './clock.js'
+import { BacktrackExecutor, type ApplyStats } from './executor/backtrack-executor.js'
+import { PageLog } from './page-log/page-log.js'
+import type { StartedMysqlServer } from './server/mysql-server.js'
+
+/** Lets the SQL endpoint in front of the server hold client connections while a rewind applies. */
+export interface ConnectionGate {
+  /** Closes client connections and holds new ones until `resume()`. */
+  pause(): Promise<void>
+  resume(): void
+}
+
+export interface SimulatorEngineOptions {
+  server: StartedMysqlServer
+  /** Folder of the page log (created when missing). */
+  dataDir: string
+  clusterIdentifier?: string
+  /** Backtrack window in seconds for a new cluster (default 86400); an existing cluster keeps its own. */
+  backtrackWindow?: number
+  /** Database to create for users when the cluster is new (the lab's `mylab`). */
+  database?: string
+  clock?: Clock
+  logger?: CaptureLogger
+  /** Where clients reach the SQL side when it is not the server itself (e.g. a proxy). */
+  sqlEndpoint?: () => { host: string; port: number }
+  gate?: ConnectionGate
+  /** How long a request stays `pending` before it applies (Aurora: seconds; default 0). */
+  pendingMillis?: number
+  region?: string
+}
+
+export interface BacktrackOutcome {
+  record: DBClusterBacktrack
+  stats?: ApplyStats
+  applyMillis?: number
+}
+
+const micros = (date: Date) => date.getTime() * 1000
+const dateOf = (us: number) => new Date(Math.floor(us / 1000))
+
+/**
+ * A simulated Aurora MySQL cluster: a real server, its binlog captured into the page log, and the executor
+ * that rewinds the server in place. Backtracks run one at a time, in the background, like Aurora's.
+ */
+export class SimulatorEngine implements BacktrackEngine {
+  readonly kind = 'simulator' as const
+  readonly clusterIdentifier: string
+  readonly #options: SimulatorEngineOptions
+  readonly #log: PageLog
+  readonly #clock: Clock
+  #capture!: Capture
+  #admin!: Connection
+  #status: ClusterStatus = 'available'
+  #running: Promise<void> | undefined
+  #lastOutcome: BacktrackOutcome | undefined
+  #closed = false
+
+  private constructor(options: SimulatorEngineOptions, log: PageLog, id: string) {
+    this.#options = options
+    this.#log = log
+    this.#clock = options.clock ?? systemClock
+    this.clusterIdentifier = id
+  }
+
+  /** Starts (or resumes, when `dataDir` holds one) a cluster over `server`. */
+  static async start(options: SimulatorEngineOptions): Promise<SimulatorEngine> {
+    mkdirSync(options.dataDir, { recursive: true })
+    const log = new PageLog(join(options.dataDir, 'page-log.sqlite'))
+    const clock = options.clock ?? systemClock
+    let id = log.getMeta('cluster_id')
+    if (id === undefined) {
+      id = normalizeClusterIdentifier(options.clusterIdentifier ?? 'labstack-cluster')
+      log.transaction(() => {
+        log.setMeta('cluster_id', id!)
+        log.setMeta('created_us', String(clock.nowMicros()))
+        log.setMeta('backtrack_window', String(validateBacktrackWindow(options.backtrackWindow ?? 86_400)))
+      })
+    } else if (
+      options.clusterIdentifier !== undefined &&
+      normalizeClusterIdentifier(options.clusterIdentifier) !== id
+    ) {
+      log.close()
+      throw new BacktrackError(
+        'InvalidParameterCombination',
+        `${options.dataDir} holds cluster ${id}, not ${options.clusterIdentifier}: use another data dir or --cluster-id ${id}`,
+      )
+    }
+    const engine = new SimulatorEngine(options, log, id)
+    try {
+      await engine.#open()
+    } catch (error) {
+      log.close()
+      throw error
+    }
+    return engine
+  }
+
+  async #open(): Promise<void> {
+    const server = this.#options.server
+    this.#admin = await mysql.createConnection(server.connectionOptions('admin'))
+    if (this.#options.database !== undefined && this.#log.getMeta('binlog_file') === undefined) {
+      await this.#admin.query(`CREATE DATABASE IF NOT EXISTS \`${this.#options.database.replaceAll('`', '``')}\``)
+    }
+    this.#capture = await Capture.start({
+      server,
+      log: this.#log,
+      clock: this.#clock,
+      windowSeconds: () => this.#window(),
+      logger: this.#options.logger,
+    })
+    // A request interrupted by a crash did not finish: say so.
+    for (const record of this.#records()) {
+      if (record.Status === 'pending' || record.Status === 'applying') {
+        this.#saveRecord({ ...record, Status: 'failed' })
+      }
+    }
+  }
+
+  /** The page log (read-only use: find, diff, show). */
+  get pageLog(): PageLog {
+    return this.#log
+  }
+
+  get capture(): Capture {
+    return this.#capture
+  }
+
+  /** What the last finished backtrack did (for benchmarks and status). */
+  get lastOutcome(): BacktrackOutcome | undefined {
+    return this.#lastOutcome
+  }
+
+  #window(): number {
+    return Number(this.#log.getMeta('backtrack_window') ?? 0)
+  }
+
+  #earliestMicros(): number {
+    return Math.max(this.#log.earliestMicros() ?? this.#clock.nowMicros(), Number(this.#log.getMeta('created_us')))
+  }
+
+  async describeCluster(): Promise<DBCluster> {
+    this.#assertOpen()
+    const server = this.#options.server
+    const endpoint = this.#options.sqlEndpoint?.() ?? { host: server.host, port: server.port }
+    const window = this.#window()
+    const region = this.#options.region ?? 'us-east-1'
+    return {
+      DBClusterIdentifier: this.clusterIdentifier,
+      DBClusterArn: `arn:aws:rds:${region}:000000000000:cluster:${this.clusterIdentifier}`,
+      Status: this.#capture.error === undefined ? this.#status : 'failed',
+      Engine: 'aurora-mysql',
+      EngineVersion: server.flavor === 'mysql' ? `8.0.mysql_aurora.3.${server.version}` : `8.0.mysql_aurora.3.08.0`,
+      Endpoint: endpoint.host,
+      Port: endpoint.port,
+      MasterUsername: server.app.user,
+      ...(this.#options.database === undefined ? {} : { DatabaseName: this.#options.database }),
+      ClusterCreateTime: dateOf(Number(this.#log.getMeta('created_us'))),
+      BacktrackWindow: window,
+      ...(window > 0 ? { EarliestBacktrackTime: dateOf(this.#earliestMicros()) } : {}),
+      BacktrackConsumedChangeRecords: this.#log.changeRecords,
+      LatestRestorableTime: dateOf(this.#clock.nowMicros()),
+    }
+  }
+
+  async backtrack(input: BacktrackInput): Promise<DBClusterBacktrack> {
+    this.#assertOpen()
+    if (this.#capture.error !== undefined) {
+      throw new BacktrackError(
+        'InvalidDBClusterStateFault',
+        `DBCluster ${this.clusterIdentifier} cannot backtrack: ${this.#capture.error.message}`,
+      )
+    }
+    if (this.#status !== 'available') {
+      throw new BacktrackError(
+        'InvalidDBClusterStateFault',
+        `DBCluster ${this.clusterIdentifier} is not in the available state (it is ${this.#status}); wait for the running backtrack to finish.`,
+      )
+    }
+    if (this.#window() === 0) {
+      throw new BacktrackError(
+        'InvalidDBClusterStateFault',
+        `Backtrack is not enabled for DBCluster ${this.clusterIdentifier}: its backtrack window is 0, and it cannot be enabled again.`,
+      )
+    }
+    const requested = input.backtrackTo
+    if (!(requested instanceof Date) || Number.isNaN(requested.getTime())) {
+      throw new BacktrackError('InvalidParameterValue', 'BacktrackTo must be a valid time, e.g. 2026-11-24T00:10:00Z.')
+    }
+    // A mark may lie up to a millisecond ahead of the clock; it is the present, not the future.
+    const now = Math.max(this.#clock.nowMicros(), this.#capture.floorMicros)
+    let to = micros(requested)
+    if (to > now) {
+      throw new BacktrackError(
+        'InvalidParameterValue',
+        `The BacktrackTo time ${formatRdsTime(requested)} is in the future (now is ${formatRdsTime(dateOf(now))}). Pick a time in the past.`,
+      )
+    }
+    const earliest = this.#earliestMicros()
+    if (to < earliest) {
+      if (!input.useEarliestTimeOnPointInTimeUnavailable) {
+        throw new BacktrackError(
+          'InvalidParameterValue',
+          `The BacktrackTo time ${formatRdsTime(requested)} is before the earliest backtrack time ${formatRdsTime(dateOf(earliest))}. ` +
+            'Pick a later time, or pass UseEarliestTimeOnPointInTimeUnavailable to backtrack to the earliest time.',
+        )
+      }
+      to = earliest
+    }
+    const record: DBClusterBacktrack = {
+      DBClusterIdentifier: this.clusterIdentifier,
+      BacktrackIdentifier: randomUUID(),
+      BacktrackTo: dateOf(to),
+      BacktrackRequestCreationTime: dateOf(now),
+      Status: 'pending',
+    }
+    this.#saveRecord(record)
+    this.#status = 'backtracking'
+    this.#running = this.#apply(record, to)
+    return { ...record }
+  }
+
+  async #apply(record: DBClusterBacktrack, toMicros: number): Promise<void> {
+    const gate = this.#options.gate
+    let readOnly = false
+    let paused = false
+    const started = performance.now()
+    try {
+      if (this.#options.pendingMillis) await sleep(this.#options.pendingMillis)
+      if (gate !== undefined) {
+        await gate.pause()
+        paused = true
+      }
+      await this.#admin.query('SET GLOBAL read_only = ON')
+      readOnly = true
+      await this.#killClientConnections()
+      await this.#capture.catchUp()
+      this.#saveRecord(Object.assign(record, { Status: 'applying', BacktrackedFrom: dateOf(this.#clock.nowMicros()) }))
+      const from = this.#log.headView()
+      const targetLsn = this.#log.lsnAt(toMicros)
+      const to = this.#log.viewAt(targetLsn)
+      const executor = new BacktrackExecutor(this.#admin, this.#log)
+      await executor.prepareSession()
+      const applyStarted = performance.now()
+      let stats: ApplyStats
+      try {
+        stats = await executor.apply(from, to)
+      } catch (error) {
+        // Put the server back where it was, so the cluster stays consistent and usable.
+        await executor.apply(to, from).catch(() => undefined)
+        throw error
+      }
+      const applyMillis = performance.now() - applyStarted
+      this.#log.begin()
+      const lsn = this.#log.nextLsn()
+      const stamp = this.#capture.stampNow()
+      this.#log.putTxn({
+        lsn,
+        commitMicros: stamp,
+        kind: 'backtrack',
+        gtid: null,
+        sql: `BACKTRACK TO ${formatRdsTime(record.BacktrackTo)} (${record.BacktrackIdentifier})`,
+        changes: 0,
+        targetLsn,
+      })
+      this.#log.flush()
+      await this.#capture.resyncFromLog()
+      this.#saveRecord(Object.assign(record, { Status: 'completed' }))
+      this.#lastOutcome = { record: { ...record }, stats, applyMillis }
+      this.#options.logger?.info(
+        `backtrack ${record.BacktrackIdentifier} to ${formatRdsTime(record.BacktrackTo)} completed in ${Math.round(performance.now() - started)} ms (${JSON.stringify(stats)})`,
+      )
+    } catch (error) {
+      this.#saveRecord(Object.assign(record, { Status: 'failed' }))
+      this.#lastOutcome = { record: { ...record } }
+      this.#options.logger?.warn(`backtrack ${record.BacktrackIdentifier} failed: ${(error as Error).message}`)
+    } finally {
+      if (readOnly) await this.#admin.query('SET GLOBAL read_only = OFF').catch(() => undefined)
+      if (paused) gate!.resume()
+      this.#status = 'available'
+    }
+  }
+
+  /** Aurora closes every connection and drops uncommitted work; so do we, except for our own sessions. */
+  async #killClientConnections(): Promise<void> {
+    const [rows] = await this.#admin.query<RowDataPacket[]>(
+      `SELECT ID AS id FROM information_schema.PROCESSLIST
+        WHERE ID <> CONNECTION_ID() AND USER NOT IN (?, 'system user', 'event_scheduler') AND COMMAND NOT IN ('Binlog Dump', 'Daemon')`,
+      [this.#options.server.admin.user],
+    )
+    for (const row of rows) await this.#admin.query(`KILL CONNECTION ${Number(row.id)}`).catch(() => undefined)
+  }
+
+  #saveRecord(record: DBClusterBacktrack): void {
+    this.#log.putBacktrackRequest(record.BacktrackIdentifier, micros(record.BacktrackRequestCreationTime), record)
+  }
+
+  #records(): DBClusterBacktrack[] {
+    return this.#log.backtrackRequests().map((raw) => {
+      const record = raw as Record<string, string>
+      return {
+        DBClusterIdentifier: record.DBClusterIdentifier!,
+        BacktrackIdentifier: record.BacktrackIdentifier!,
+        BacktrackTo: new Date(record.BacktrackTo!),
+        ...(record.BacktrackedFrom === undefined ? {} : { BacktrackedFrom: new Date(record.BacktrackedFrom) }),
+        BacktrackRequestCreationTime: new Date(record.BacktrackRequestCreationTime!),
+        Status: record.Status as DBClusterBacktrack['Status'],
+      }
+    })
+  }
+
+  async describeBacktracks(input: DescribeBacktracksInput = {}): Promise<BacktrackPage> {
+    this.#assertOpen()
+    const page = pageBacktracks(this.#records(), input)
+    if (input.backtrackIdentifier !== undefined && page.backtracks.length === 0) {
+      throw backtrackNotFound(input.backtrackIdentifier)
+    }
+    return page
+  }
+
+  async waitForBacktrack(backtrackIdentifier: string, options: WaitOptions = {}): Promise<DBClusterBacktrack> {
+    const id = validateBacktrackIdentifier(backtrackIdentifier)
+    const deadline = Date.now() + (options.timeoutMs ?? 15 * 60_000)
+    let last: string | undefined
+    for (;;) {
+      const [record] = (await this.describeBacktracks({ backtrackIdentifier: id })).backtracks
+      if (record === undefined) throw backtrackNotFound(id)
+      if (record.Status !== last) {
+        last = record.Status
+        options.onProgress?.(record)
+      }
+      if (record.Status === 'completed') return record
+      if (record.Status === 'failed') {
+        throw new BacktrackError(
+          'InternalFailure',
+          `Backtrack ${id} of DBCluster ${this.clusterIdentifier} failed; the cluster was left as it was.`,
+        )
+      }
+      if (Date.now() > deadline) {
+        throw new BacktrackError(
+          'InternalFailure',
+          `Backtrack ${id} did not finish within ${options.timeoutMs} ms (it is ${record.Status}).`,
+        )
+      }
+      if (options.signal?.aborted) throw options.signal.reason
+      await Promise.race([this.#running ?? Promise.resolve(), sleep(options.pollMs ?? 50)])
+    }
+  }
+
+  async modifyBacktrackWindow(seconds: number): Promise<DBCluster> {
+    this.#assertOpen()
+    validateBacktrackWindow(seconds)
+    if (this.#window() === 0 && seconds > 0) {
+      throw new BacktrackError(
+        'InvalidDBClusterStateFault',
+        `Backtrack cannot currently be enabled for DBCluster ${this.clusterIdentifier}: it was disabled (window 0) and cannot be re-enabled.`,
+      )
+    }
+    this.#log.setMeta('backtrack_window', String(seconds))
+    if (seconds > 0) this.#log.prune(this.#clock.nowMicros() - seconds * 1e6)
+    return this.describeCluster()
+  }
+
+  async now(): Promise<Date> {
+    return dateOf(this.#clock.nowMicros())
+  }
+
+  async mark(): Promise<Date> {
+    this.#assertOpen()
+    await this.#capture.catchUp()
+    const at = Math.ceil((Math.max(this.#clock.nowMicros(), this.#capture.lastStamp) + 1) / 1000) * 1000
+    this.#capture.raiseFloor(at)
+    return dateOf(at)
+  }
+
+  /** `mark()` under a name, for `backtrack to <name>`. */
+  async namedMark(name: string): Promise<Date> {
+    const at = await this.mark()
+    this.#log.addMarker(name, micros(at))
+    return at
+  }
+
+  async sqlEndpoint(): Promise<SqlEndpoint> {
+    const endpoint = this.#options.sqlEndpoint?.() ?? {
+      host: this.#options.server.host,
+      port: this.#options.server.port,
+    }
+    return {
+      ...endpoint,
+      user: this.#options.server.app.user,
+      password: this.#options.server.app.password,
+      ...(this.#options.database === undefined ? {} : { database: this.#options.database }),
+    }
+  }
+
+  /** Resolves when no backtrack is running. */
+  async idle(): Promise<void> {
+    await this.#running
+  }
+
+  #assertOpen(): void {
+    if (this.#closed)
+      throw new BacktrackError('ServiceUnavailable', `DBCluster ${this.clusterIdentifier} is shut down.`)
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    await this.#running
+    this.#closed = true
+    await this.#capture.stop()
+    await this.#admin.end().catch(() => undefined)
+    this.#log.close()
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+}
