@@ -1,0 +1,575 @@
+import { BacktrackError } from '@backtrack/core'
+import type { Connection, RowDataPacket } from 'mysql2/promise'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { readCells } from '../row-codec.js'
+import type { BinlogEvent, BinlogPosition, TableMap } from './binlog-event.js'
+import { openBinlogStream, type BinlogStream } from './binlog-client.js'
+import { loadRows, type LoadColumn } from './load-data.js'
+import { startTestServer, type TestServer } from './test-server.js'
+
+const q = (name: string) => '`' + name.replaceAll('`', '``') + '`'
+const raw = (sql: string) => ({ toSqlString: () => sql })
+
+const DB = 'bt db.ü`x'
+const TABLE = 'all types.ü`t'
+const WEIRD = 'we ird`col.ü'
+
+const COLUMNS_SQL = `
+  id INT NOT NULL PRIMARY KEY,
+  ti TINYINT, tiu TINYINT UNSIGNED, si SMALLINT, siu SMALLINT UNSIGNED, mi MEDIUMINT, miu MEDIUMINT UNSIGNED,
+  i INT, iu INT UNSIGNED, bi BIGINT, biu BIGINT UNSIGNED,
+  d DECIMAL(65,30), d2 DECIMAL(10,2), d5 DECIMAL(5,5), d0 DECIMAL(20,0),
+  f FLOAT, db DOUBLE,
+  b1 BIT(1), b13 BIT(13), b64 BIT(64),
+  dt DATE, tm TIME, tm3 TIME(3), tm6 TIME(6), dtm0 DATETIME, dtm6 DATETIME(6), dtm2 DATETIME(2),
+  ts0 TIMESTAMP NULL DEFAULT NULL, ts6 TIMESTAMP(6) NULL DEFAULT NULL, y YEAR,
+  c CHAR(20), vc VARCHAR(300), tx TEXT, lt LONGTEXT, cl CHAR(10) CHARACTER SET latin1, vl VARCHAR(10) CHARACTER SET latin1,
+  bn BINARY(8), vb VARBINARY(300), bl BLOB, mb MEDIUMBLOB,
+  e ENUM('a','b','ü'), s SET('x','y','z','ü'),
+  j JSON, g GEOMETRY, pt POINT,
+  gen BIGINT AS (i + 1) VIRTUAL, gens VARCHAR(20) AS (concat(vl, '!')) STORED,
+  ${q(WEIRD)} INT
+`
+
+const NAMES = [
+  'id',
+  'ti',
+  'tiu',
+  'si',
+  'siu',
+  'mi',
+  'miu',
+  'i',
+  'iu',
+  'bi',
+  'biu',
+  'd',
+  'd2',
+  'd5',
+  'd0',
+  'f',
+  'db',
+  'b1',
+  'b13',
+  'b64',
+  'dt',
+  'tm',
+  'tm3',
+  'tm6',
+  'dtm0',
+  'dtm6',
+  'dtm2',
+  'ts0',
+  'ts6',
+  'y',
+  'c',
+  'vc',
+  'tx',
+  'lt',
+  'cl',
+  'vl',
+  'bn',
+  'vb',
+  'bl',
+  'mb',
+  'e',
+  's',
+  'j',
+  'g',
+  'pt',
+  WEIRD,
+]
+
+type Row = Record<string, unknown>
+
+const maxRow: Row = {
+  id: 1,
+  ti: 127,
+  tiu: 255,
+  si: 32767,
+  siu: 65535,
+  mi: 8388607,
+  miu: 16777215,
+  i: 2147483647,
+  iu: 4294967295,
+  bi: '9223372036854775807',
+  biu: '18446744073709551615',
+  d: '99999999999999999999999999999999999.999999999999999999999999999999',
+  d2: '99999999.99',
+  d5: '0.99999',
+  d0: '99999999999999999999',
+  f: raw('3.40282e38'),
+  db: raw('1.7976931348623157e308'),
+  b1: raw("b'1'"),
+  b13: raw("b'1111111111111'"),
+  b64: raw('0xFFFFFFFFFFFFFFFF'),
+  dt: '9999-12-31',
+  tm: '838:59:59',
+  tm3: '838:59:59.000',
+  tm6: '838:59:59.000000',
+  dtm0: '9999-12-31 23:59:59',
+  dtm6: '9999-12-31 23:59:59.999999',
+  dtm2: '9999-12-31 23:59:59.99',
+  ts0: '2038-01-19 03:14:07',
+  ts6: '2038-01-19 03:14:07.999999',
+  y: 2155,
+  c: '😀𝄞ünï 4-byte',
+  vc: 'x'.repeat(290) + '😀',
+  tx: 'tab\there\nnewline\\backslash\0zero 😀',
+  lt: '{"json": "in longtext"}\r\n',
+  cl: 'àéî',
+  vl: 'ÿ\t\\',
+  bn: Buffer.from([0, 1, 0, 9, 10, 92, 255, 0]),
+  vb: Buffer.from([0, 0, 0, 13, 10, 9, 92, 78]),
+  bl: Buffer.concat([Buffer.from([0, 255, 10, 9, 92]), Buffer.alloc(65_000, 0xab)]),
+  mb: Buffer.concat([Buffer.from('\\N'), Buffer.alloc(70_000, 0x5c)]),
+  e: 'ü',
+  s: 'x,z,ü',
+  j: '{"a": [1, 2.5, "x\\ty", true, null], "b": {"c": -3}, "ü": "😀"}',
+  g: raw("ST_GeomFromText('POLYGON((0 0,10 0,10 10,0 10,0 0),(2 2,3 2,3 3,2 2))')"),
+  pt: raw('POINT(1.5, -2.25)'),
+  [WEIRD]: -1,
+}
+
+const minRow: Row = {
+  id: 2,
+  ti: -128,
+  tiu: 0,
+  si: -32768,
+  siu: 0,
+  mi: -8388608,
+  miu: 0,
+  i: -2147483648,
+  iu: 0,
+  bi: '-9223372036854775808',
+  biu: '0',
+  d: '-99999999999999999999999999999999999.999999999999999999999999999999',
+  d2: '-99999999.99',
+  d5: '-0.00001',
+  d0: '-99999999999999999999',
+  f: raw('-1.17549e-38'),
+  db: raw('-2.2250738585072014e-308'),
+  b1: raw("b'0'"),
+  b13: raw("b'0'"),
+  b64: raw('0x0000000000000001'),
+  dt: '1000-01-01',
+  tm: '-838:59:59',
+  tm3: '-00:00:00.001',
+  tm6: '-838:59:58.999999',
+  dtm0: '1000-01-01 00:00:00',
+  dtm6: '1000-01-01 00:00:00.000001',
+  dtm2: '1000-01-01 00:00:00.01',
+  ts0: '1970-01-01 00:00:01',
+  ts6: '1970-01-01 00:00:01.000001',
+  y: 1901,
+  c: '',
+  vc: '',
+  tx: '',
+  lt: '',
+  cl: '',
+  vl: ' trailing  ',
+  bn: Buffer.alloc(0),
+  vb: Buffer.alloc(0),
+  bl: Buffer.alloc(0),
+  mb: Buffer.alloc(0),
+  e: 'a',
+  s: '',
+  j: '[]',
+  g: raw("ST_GeomFromText('POINT(0 0)', 4326)"),
+  pt: raw('POINT(-0.0, 1e-300)'),
+  [WEIRD]: 0,
+}
+
+const zeroRow: Row = {
+  id: 3,
+  ti: 0,
+  tiu: 1,
+  si: -1,
+  siu: 1,
+  mi: -1,
+  miu: 1,
+  i: -1,
+  iu: 1,
+  bi: '-1',
+  biu: '9223372036854775808',
+  d: '-0.000000000000000000000000000001',
+  d2: '0.01',
+  d5: '0.00000',
+  d0: '0',
+  f: raw('0.1'),
+  db: raw('0.1'),
+  b1: raw("b'0'"),
+  b13: raw("b'1000000000001'"),
+  b64: raw('0x8000000000000000'),
+  dt: '0000-00-00',
+  tm: '00:00:00',
+  tm3: '-00:00:01.5',
+  tm6: '12:34:56.789012',
+  dtm0: '0000-00-00 00:00:00',
+  dtm6: '0000-00-00 00:00:00.000000',
+  dtm2: '2024-02-29 12:00:00.5',
+  ts0: '0000-00-00 00:00:00',
+  ts6: '2024-02-29 23:59:59.5',
+  y: 0,
+  c: 'trailing spaces  ',
+  vc: '\\\\N',
+  tx: '\\N',
+  lt: 'NULL',
+  cl: '\t',
+  vl: '\n',
+  bn: Buffer.from('\\N'),
+  vb: Buffer.from('NULL'),
+  bl: Buffer.from([0]),
+  mb: Buffer.from([10]),
+  e: 'b',
+  s: 'y',
+  j: '"just a string"',
+  g: raw("ST_GeomFromText('GEOMETRYCOLLECTION(POINT(1 1),LINESTRING(0 0,1 1))')"),
+  pt: raw('POINT(123456789.123456789, -987654321.987654321)'),
+  [WEIRD]: 2147483647,
+}
+
+const nullRow: Row = Object.fromEntries(NAMES.map((n) => [n, n === 'id' ? 4 : null]))
+
+const floatRows: Row[] = [
+  ['1.5', '1.5'],
+  ['123456.7', '123456.789'],
+  ['3.14159274', '3.141592653589793'],
+  ['1e-45', '5e-324'],
+  ['16777217', '9007199254740993'],
+  ['-0.3', '-1e300'],
+  ['7.038531e-26', '0.30000000000000004'],
+].map(([f, db], k) => ({ ...nullRow, id: 10 + k, f: raw(f!), db: raw(db!) }))
+
+function insertSql(table: string, rows: Row[]): { sql: string; values: unknown[] } {
+  const values: unknown[] = []
+  const tuples = rows.map((row) => {
+    const cells = NAMES.map((n) => {
+      values.push(row[n] ?? null)
+      return '?'
+    })
+    return `(${cells.join(', ')})`
+  })
+  return { sql: `INSERT INTO ${table} (${NAMES.map(q).join(', ')}) VALUES ${tuples.join(', ')}`, values }
+}
+
+let server: TestServer
+let admin: Connection
+
+beforeAll(async () => {
+  server = await startTestServer()
+  admin = await server.connect()
+  await admin.query("SET time_zone = '+00:00'")
+  await admin.query(`CREATE DATABASE ${q(DB)} CHARACTER SET utf8mb4`)
+})
+
+afterAll(async () => {
+  await admin?.end()
+  await server?.stop()
+})
+
+async function currentEnd(): Promise<BinlogPosition> {
+  const [[row]] = await admin.query<RowDataPacket[]>('SHOW MASTER STATUS')
+  return { file: String(row!['File']), position: Number(row!['Position']) }
+}
+
+function open(from: BinlogPosition, extra: Partial<Parameters<typeof openBinlogStream>[0]> = {}) {
+  return openBinlogStream({ ...server, serverId: 4242, from, ...extra })
+}
+
+/** Reads events until `until` says stop (inclusive). */
+async function collect(stream: BinlogStream, until: (e: BinlogEvent) => boolean): Promise<BinlogEvent[]> {
+  const events: BinlogEvent[] = []
+  for await (const event of stream) {
+    events.push(event)
+    if (until(event)) break
+  }
+  return events
+}
+
+async function checksum(table: string): Promise<string> {
+  const [[row]] = await admin.query<RowDataPacket[]>(`CHECKSUM TABLE ${table} EXTENDED`)
+  return String(row!['Checksum'])
+}
+
+async function generatedColumns(db: string, table: string): Promise<Set<string>> {
+  const [rows] = await admin.query<RowDataPacket[]>(
+    "SELECT COLUMN_NAME AS n FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND EXTRA REGEXP 'VIRTUAL|STORED|PERSISTENT'",
+    [db, table],
+  )
+  return new Set(rows.map((r) => String(r['n'])))
+}
+
+async function loadCopy(map: TableMap, copy: string, images: Buffer[]): Promise<void> {
+  const generated = await generatedColumns(map.database, map.table)
+  await admin.query(`DROP TABLE IF EXISTS ${q(DB)}.${q(copy)}`)
+  await admin.query(`CREATE TABLE ${q(DB)}.${q(copy)} LIKE ${q(map.database)}.${q(map.table)}`)
+  const columns: LoadColumn[] = map.columns.map((c) => ({
+    name: c.name,
+    kind: c.kind,
+    generated: generated.has(c.name),
+  }))
+  const result = await loadRows(admin, { database: DB, table: copy, columns }, images)
+  if (result.warnings > 0) {
+    const [warnings] = await admin.query('SHOW WARNINGS')
+    throw new Error('LOAD DATA warnings: ' + JSON.stringify(warnings))
+  }
+  expect(result.affectedRows).toBe(images.length)
+}
+
+async function allRows(table: string): Promise<unknown[]> {
+  const [rows] = await admin.query({ sql: `SELECT * FROM ${table} ORDER BY id`, rowsAsArray: true })
+  return rows as unknown[]
+}
+
+async function expectSameTable(source: string, copy: string): Promise<void> {
+  expect(await allRows(copy)).toEqual(await allRows(source))
+  expect(await checksum(copy)).toBe(await checksum(source))
+}
+
+describe('binlog capture against a private MariaDB', () => {
+  it('captures every column type exactly: INSERT, UPDATE (before/after) and DELETE images reload identically', async () => {
+    const table = `${q(DB)}.${q(TABLE)}`
+    await admin.query(`CREATE TABLE ${table} (${COLUMNS_SQL}) CHARACTER SET utf8mb4`)
+    const from = await currentEnd()
+    const stream = await open(from, { requestAnnotateRows: true })
+    const ins = insertSql(table, [maxRow, minRow, zeroRow, nullRow, ...floatRows])
+    await admin.query(ins.sql, ins.values)
+    const afterInsert = await checksum(table)
+    await admin.query(
+      `UPDATE ${table} SET ti = ti DIV 2, vc = concat(vc, 'ü'), tm6 = NULL, j = JSON_ARRAY(id), bl = UNHEX('00FF00'), ${q(WEIRD)} = id`,
+    )
+    await admin.query(`DELETE FROM ${table}`)
+
+    let deleting = false
+    const events = await collect(stream, (e) => {
+      if (e.type === 'delete-rows' && e.table.table === TABLE) deleting = true
+      return deleting && e.type === 'xid'
+    })
+    await stream.close()
+
+    const writes = events.flatMap((e) => (e.type === 'write-rows' ? e.rows : []))
+    const updates = events.flatMap((e) => (e.type === 'update-rows' ? e.rows : []))
+    const deletes = events.flatMap((e) => (e.type === 'delete-rows' ? e.rows : []))
+    const map = events.find((e) => e.type === 'table-map')!
+    if (map.type !== 'table-map') throw new Error('no table map')
+    expect(map.table.database).toBe(DB)
+    expect(map.table.table).toBe(TABLE)
+    expect(map.table.primaryKey).toEqual([0])
+    expect(writes).toHaveLength(4 + floatRows.length)
+    expect(updates).toHaveLength(writes.length)
+    expect(deletes).toHaveLength(writes.length)
+    expect(events.some((e) => e.type === 'annotate' && e.sql.startsWith('INSERT INTO'))).toBe(true)
+
+    // Columns as the TABLE_MAP describes them (generated columns included, see the report).
+    const cols = Object.fromEntries(map.table.columns.map((c) => [c.name, c]))
+    expect(map.table.columns.map((c) => c.name)).toContain(WEIRD)
+    expect(map.table.columns.map((c) => c.name)).toContain('gen')
+    expect(cols['biu']!.unsigned).toBe(true)
+    expect(cols['bi']!.unsigned).toBe(false)
+    expect(cols['e']!.kind).toBe('enum')
+    expect(cols['e']!.enumValues).toEqual(['a', 'b', 'ü'])
+    expect(cols['s']!.setValues).toEqual(['x', 'y', 'z', 'ü'])
+    expect(cols['b64']!.kind).toBe('bit')
+    expect(cols['pt']!.kind).toBe('geometry')
+    expect(cols['j']!.kind).toBe('string') // MariaDB JSON is LONGTEXT
+    expect(cols['ts6']!.kind).toBe('temporal')
+
+    // Canonical text of a few cells, as the page log stores them.
+    const byName = (image: Buffer) => {
+      const cells = readCells(image)
+      return Object.fromEntries(map.table.columns.map((c, k) => [c.name, cells[k]?.toString('utf8') ?? null]))
+    }
+    const max = byName(writes[0]!)
+    expect(max['biu']).toBe('18446744073709551615')
+    expect(max['d']).toBe(maxRow['d'])
+    expect(max['b64']).toBe('18446744073709551615')
+    expect(max['tm6']).toBe('838:59:59.000000')
+    expect(max['ts6']).toBe('2038-01-19 03:14:07.999999')
+    expect(max['f']).toBe('3.40282e+38')
+    expect(max['e']).toBe('3')
+    expect(max['s']).toBe('13')
+    const min = byName(writes[1]!)
+    expect(min['bi']).toBe('-9223372036854775808')
+    expect(min['d5']).toBe('-0.00001')
+    expect(min['tm3']).toBe('-00:00:00.001')
+    expect(min['tm6']).toBe('-838:59:58.999999')
+    const zero = byName(writes[2]!)
+    expect(zero['ts0']).toBe('0000-00-00 00:00:00')
+    expect(zero['dt']).toBe('0000-00-00')
+    expect(zero['y']).toBe('0000')
+    expect(zero['tm3']).toBe('-00:00:01.500')
+    expect(zero['f']).toBe('0.1')
+    expect(zero['d']).toBe('-0.000000000000000000000000000001')
+    expect(byName(writes[3]!)['tx']).toBeNull()
+
+    // Round trip: each image set loaded into a copy equals the source as it was.
+    await admin.query(ins.sql, ins.values)
+    expect(await checksum(table)).toBe(afterInsert)
+    await loadCopy(map.table, 'copy_insert', writes)
+    await expectSameTable(table, `${q(DB)}.${q('copy_insert')}`)
+    await loadCopy(
+      map.table,
+      'copy_before',
+      updates.map((u) => u.before),
+    )
+    await expectSameTable(table, `${q(DB)}.${q('copy_before')}`)
+
+    await admin.query(
+      `UPDATE ${table} SET ti = ti DIV 2, vc = concat(vc, 'ü'), tm6 = NULL, j = JSON_ARRAY(id), bl = UNHEX('00FF00'), ${q(WEIRD)} = id`,
+    )
+    await loadCopy(
+      map.table,
+      'copy_after',
+      updates.map((u) => u.after),
+    )
+    await expectSameTable(table, `${q(DB)}.${q('copy_after')}`)
+    await loadCopy(map.table, 'copy_deleted', deletes)
+    await expectSameTable(table, `${q(DB)}.${q('copy_deleted')}`)
+  })
+
+  it('handles tables without a primary key and with composite keys', async () => {
+    await admin.query(`CREATE TABLE ${q(DB)}.nopk (a INT, b VARCHAR(10)) CHARACTER SET utf8mb4`)
+    await admin.query(
+      `CREATE TABLE ${q(DB)}.comp (a INT NOT NULL, b VARCHAR(20) NOT NULL, c DATE, id INT, PRIMARY KEY (b, a)) CHARACTER SET utf8mb4`,
+    )
+    const stream = await open(await currentEnd())
+    await admin.query(`INSERT INTO ${q(DB)}.nopk VALUES (1, 'x'), (1, 'x'), (NULL, NULL)`)
+    await admin.query(`INSERT INTO ${q(DB)}.comp VALUES (1, 'k', '2020-01-01', 1), (2, 'k', NULL, 2)`)
+    const events = await collect(stream, (e) => e.type === 'write-rows' && e.table.table === 'comp')
+    await stream.close()
+    const maps = events.flatMap((e) => (e.type === 'table-map' ? [e.table] : []))
+    expect(maps.find((m) => m.table === 'nopk')!.primaryKey).toEqual([])
+    expect(maps.find((m) => m.table === 'comp')!.primaryKey).toEqual([1, 0])
+    const nopkRows = events.flatMap((e) => (e.type === 'write-rows' && e.table.table === 'nopk' ? e.rows : []))
+    expect(nopkRows.map((r) => readCells(r).map((c) => c?.toString() ?? null))).toEqual([
+      ['1', 'x'],
+      ['1', 'x'],
+      [null, null],
+    ])
+  })
+
+  it('delivers DDL as query events with their schema, and GTIDs marked standalone for DDL only', async () => {
+    const stream = await open(await currentEnd())
+    await admin.query(`USE ${q(DB)}`)
+    await admin.query('CREATE TABLE ddl_t (id INT PRIMARY KEY, v INT)')
+    await admin.query('INSERT INTO ddl_t VALUES (1, 1)')
+    await admin.query('ALTER TABLE ddl_t ADD COLUMN w VARCHAR(5)')
+    await admin.query('TRUNCATE TABLE ddl_t')
+    await admin.query('DROP TABLE ddl_t')
+    await admin.query('USE mysql')
+    const events = await collect(stream, (e) => e.type === 'query' && e.sql.startsWith('DROP TABLE'))
+    await stream.close()
+    const shape = events
+      .filter((e) => e.type === 'gtid' || e.type === 'query' || e.type === 'xid')
+      .map((e) => (e.type === 'gtid' ? `gtid:${e.standalone}` : e.type === 'query' ? `${e.schema}|${e.sql}` : 'xid'))
+    expect(shape).toEqual([
+      'gtid:true',
+      `${DB}|CREATE TABLE ddl_t (id INT PRIMARY KEY, v INT)`,
+      'gtid:false',
+      'xid',
+      'gtid:true',
+      `${DB}|ALTER TABLE ddl_t ADD COLUMN w VARCHAR(5)`,
+      'gtid:true',
+      `${DB}|TRUNCATE TABLE ddl_t`,
+      'gtid:true',
+      `${DB}|DROP TABLE \`ddl_t\` /* generated by server */`,
+    ])
+    const gtid = events.find((e) => e.type === 'gtid')
+    expect(gtid?.type === 'gtid' && /^0-1-\d+$/.test(gtid.gtid)).toBe(true)
+  })
+
+  it('follows FLUSH BINARY LOGS and resumes exactly at a saved position', async () => {
+    await admin.query(`CREATE TABLE ${q(DB)}.rot (id INT PRIMARY KEY)`)
+    const start = await currentEnd()
+    const first = await open(start)
+    await admin.query(`INSERT INTO ${q(DB)}.rot VALUES (1)`)
+    await admin.query('FLUSH BINARY LOGS')
+    await admin.query(`INSERT INTO ${q(DB)}.rot VALUES (2)`)
+    await admin.query(`INSERT INTO ${q(DB)}.rot VALUES (3)`)
+    const events = await collect(first, (e) => e.type === 'write-rows' && readCells(e.rows[0]!)[0]!.toString() === '3')
+    await first.close()
+    const rotates = events.filter((e) => e.type === 'rotate')
+    expect(rotates.map((e) => e.type === 'rotate' && e.file)).toContain(nextFile(start.file))
+    const ids = events.flatMap((e) => (e.type === 'write-rows' ? e.rows.map((r) => readCells(r)[0]!.toString()) : []))
+    expect(ids).toEqual(['1', '2', '3'])
+    const two = events.findIndex((e) => e.type === 'write-rows' && readCells(e.rows[0]!)[0]!.toString() === '2')
+    const xidAfterTwo = events.slice(two).find((e) => e.type === 'xid')!
+    expect(xidAfterTwo.next.file).toBe(nextFile(start.file))
+
+    // Resume after the transaction that inserted 2: the next thing is the transaction that inserted 3.
+    const resumed = await open(xidAfterTwo.next)
+    const again = await collect(resumed, (e) => e.type === 'xid')
+    await resumed.close()
+    expect(again[0]).toMatchObject({ type: 'rotate', file: xidAfterTwo.next.file, position: xidAfterTwo.next.position })
+    const strip = (list: BinlogEvent[]) => list.filter((e) => e.type !== 'rotate').map((e) => JSON.stringify(e, big))
+    const tail = strip(events.slice(events.indexOf(xidAfterTwo) + 1))
+    expect(strip(again).slice(0, tail.length)).toEqual(tail)
+    expect(
+      again.flatMap((e) => (e.type === 'write-rows' ? e.rows.map((r) => readCells(r)[0]!.toString()) : [])),
+    ).toEqual(['3'])
+    expect(resumed.position).toEqual(again.at(-1)!.next)
+  })
+
+  it('stops with CaptureFault on compressed events (log_bin_compress)', async () => {
+    await admin.query(`CREATE TABLE ${q(DB)}.cmp (id INT PRIMARY KEY, v TEXT)`)
+    const stream = await open(await currentEnd())
+    await admin.query('SET GLOBAL log_bin_compress = ON')
+    try {
+      await admin.query(`INSERT INTO ${q(DB)}.cmp VALUES (1, REPEAT('compress me ', 200))`)
+    } finally {
+      await admin.query('SET GLOBAL log_bin_compress = OFF')
+    }
+    const error = await collect(stream, () => false).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(BacktrackError.is(error, 'CaptureFault')).toBe(true)
+    expect((error as Error).message).toMatch(/log_bin_compress/)
+    expect((error as Error).message).toMatch(/COMPRESSED/)
+  })
+
+  it('stops with CaptureFault on partial row images and missing column names', async () => {
+    await admin.query(`CREATE TABLE ${q(DB)}.part (id INT PRIMARY KEY, v INT)`)
+    await admin.query(`INSERT INTO ${q(DB)}.part VALUES (1, 1)`)
+    const stream = await open(await currentEnd())
+    const session = await server.connect()
+    await session.query("SET SESSION binlog_row_image = 'MINIMAL'")
+    await session.query(`UPDATE ${q(DB)}.part SET v = 2`)
+    const error = await collect(stream, () => false).catch((e: unknown) => e)
+    expect(BacktrackError.is(error, 'CaptureFault')).toBe(true)
+    expect((error as Error).message).toMatch(/binlog_row_image=FULL/)
+
+    const stream2 = await open(await currentEnd(), { checkSettings: false })
+    await admin.query("SET GLOBAL binlog_row_metadata = 'MINIMAL'")
+    try {
+      const other = await server.connect() // global settings apply to new sessions
+      await other.query(`UPDATE ${q(DB)}.part SET v = 3`)
+      await other.end()
+    } finally {
+      await admin.query("SET GLOBAL binlog_row_metadata = 'FULL'")
+    }
+    const error2 = await collect(stream2, () => false).catch((e: unknown) => e)
+    expect(BacktrackError.is(error2, 'CaptureFault')).toBe(true)
+    expect((error2 as Error).message).toMatch(/binlog_row_metadata=FULL/)
+    await session.end()
+  })
+
+  it('sends heartbeats when idle', async () => {
+    const stream = await open(await currentEnd(), { heartbeatSeconds: 0.2 })
+    const events = await collect(stream, (e) => e.type === 'heartbeat')
+    await stream.close()
+    const beat = events.at(-1)!
+    expect(beat.type).toBe('heartbeat')
+    expect(beat.next).toEqual(await currentEnd())
+  })
+})
+
+function nextFile(file: string): string {
+  const m = /^(.*?)(\d+)$/.exec(file)!
+  return m[1] + String(Number(m[2]) + 1).padStart(m[2]!.length, '0')
+}
+
+function big(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value
+}

@@ -1,0 +1,191 @@
+import { Readable } from 'node:stream'
+import type { Connection, ResultSetHeader } from 'mysql2/promise'
+import type { ValueKind } from './binlog-event.js'
+
+/** A column of the target table, in row-image order (`ColumnInfo`, or the capture's `ColumnMeta`, fit). */
+export interface LoadColumn {
+  name: string
+  kind: ValueKind
+  /** Generated (virtual or stored) columns: their value in the image is skipped, the server computes it. */
+  generated?: boolean
+}
+
+export interface LoadTarget {
+  /** Default: the connection's current database. */
+  database?: string
+  table: string
+  columns: readonly LoadColumn[]
+}
+
+export interface LoadOptions {
+  /** `REPLACE` rows whose key exists, or `IGNORE` them (default: neither; a duplicate key is an error). */
+  duplicates?: 'replace' | 'ignore'
+}
+
+export interface LoadResult {
+  affectedRows: number
+  warnings: number
+}
+
+const CHUNK = 64 * 1024
+const TAB = 0x09
+const NL = 0x0a
+const BACKSLASH = 0x5c
+
+function quoteIdent(name: string): string {
+  return '`' + name.replaceAll('`', '``') + '`'
+}
+
+/**
+ * The column list and SET clause: each canonical form goes straight into its column except BIT/ENUM/SET (decimal
+ * text, which must reach the column as a number: an ENUM given the string '2' would look for a member named '2'),
+ * JSON (a binary-charset string is not valid JSON text on MySQL 8) and generated columns (skipped).
+ */
+export function loadDataColumns(columns: readonly LoadColumn[]): { list: string; set: string } {
+  const list: string[] = []
+  const set: string[] = []
+  columns.forEach((column, i) => {
+    if (column.generated) {
+      list.push('@bt_skip')
+      return
+    }
+    const variable = `@bt_v${i}`
+    switch (column.kind) {
+      case 'bit':
+      case 'enum':
+      case 'set':
+        list.push(variable)
+        set.push(`${quoteIdent(column.name)} = CAST(${variable} AS UNSIGNED)`)
+        return
+      case 'json':
+        list.push(variable)
+        set.push(`${quoteIdent(column.name)} = CONVERT(${variable} USING utf8mb4)`)
+        return
+      default:
+        list.push(quoteIdent(column.name))
+    }
+  })
+  return { list: list.join(', '), set: set.length > 0 ? ' SET ' + set.join(', ') : '' }
+}
+
+/**
+ * Streams row images (`RowWriter` encoding, one cell per column of `target.columns`) as LOAD DATA's text format:
+ * tab-separated, newline-terminated, `\N` for NULL, and `\\`, `\t`, `\n`, `\0` escaped. Never holds more than one
+ * 64 KiB chunk.
+ */
+export async function* loadDataLines(
+  rows: AsyncIterable<Buffer> | Iterable<Buffer>,
+  columnCount: number,
+): AsyncGenerator<Buffer> {
+  let out = Buffer.allocUnsafe(CHUNK)
+  let len = 0
+  for await (const row of rows) {
+    // Worst case: every byte escaped, plus separators and a varint's worth of slack.
+    const need = row.length * 2 + columnCount * 3 + 2
+    if (len + need > out.length) {
+      if (len > 0) {
+        yield out.subarray(0, len)
+        out = Buffer.allocUnsafe(Math.max(CHUNK, need))
+        len = 0
+      } else if (need > out.length) {
+        out = Buffer.allocUnsafe(need)
+      }
+    }
+    let p = 0
+    let cells = 0
+    while (p < row.length) {
+      if (cells > 0) out[len++] = TAB
+      cells++
+      if (row[p] === 0) {
+        out[len++] = BACKSLASH
+        out[len++] = 0x4e // N
+        p++
+        continue
+      }
+      let length = 0
+      let shift = 0
+      let byte: number
+      do {
+        byte = row[p++]!
+        length += (byte & 0x7f) * 2 ** shift
+        shift += 7
+      } while (byte & 0x80)
+      length -= 1
+      const end = p + length
+      if (end > row.length) throw new Error('loadRows: corrupt row image (cell runs past the end)')
+      for (; p < end; p++) {
+        const b = row[p]!
+        switch (b) {
+          case BACKSLASH:
+            out[len++] = BACKSLASH
+            out[len++] = BACKSLASH
+            break
+          case TAB:
+            out[len++] = BACKSLASH
+            out[len++] = 0x74 // t
+            break
+          case NL:
+            out[len++] = BACKSLASH
+            out[len++] = 0x6e // n
+            break
+          case 0:
+            out[len++] = BACKSLASH
+            out[len++] = 0x30 // 0
+            break
+          default:
+            out[len++] = b
+        }
+      }
+    }
+    if (cells !== columnCount) {
+      throw new Error(`loadRows: a row image has ${cells} cells but the table has ${columnCount} columns`)
+    }
+    out[len++] = NL
+  }
+  if (len > 0) yield out.subarray(0, len)
+}
+
+/**
+ * Loads row images into a table with `LOAD DATA LOCAL INFILE` (streamed; the file never exists), reading the values
+ * exactly as the binlog decoder wrote them: `CHARACTER SET binary` (strings are raw bytes in the column's charset),
+ * session time_zone '+00:00' (TIMESTAMPs are UTC text) and sql_mode 'NO_AUTO_VALUE_ON_ZERO' (a 0 in an
+ * AUTO_INCREMENT column stays 0; zero dates load). The session's time_zone and sql_mode are restored afterwards.
+ * The server must allow local_infile and the connection the LOCAL_FILES flag (mysql2's default).
+ */
+export async function loadRows(
+  connection: Pick<Connection, 'query'>,
+  target: LoadTarget,
+  rows: AsyncIterable<Buffer> | Iterable<Buffer>,
+  options: LoadOptions = {},
+): Promise<LoadResult> {
+  const { list, set } = loadDataColumns(target.columns)
+  const table = target.database
+    ? `${quoteIdent(target.database)}.${quoteIdent(target.table)}`
+    : quoteIdent(target.table)
+  const duplicates = options.duplicates === 'replace' ? ' REPLACE' : options.duplicates === 'ignore' ? ' IGNORE' : ''
+  const sql =
+    `LOAD DATA LOCAL INFILE 'backtrack-rows'${duplicates} INTO TABLE ${table} CHARACTER SET binary ` +
+    `FIELDS TERMINATED BY '\\t' ENCLOSED BY '' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' STARTING BY '' ` +
+    `(${list})${set}`
+  await connection.query(
+    'SET @bt_saved_time_zone = @@session.time_zone, @bt_saved_sql_mode = @@session.sql_mode, ' +
+      "time_zone = '+00:00', sql_mode = 'NO_AUTO_VALUE_ON_ZERO'",
+  )
+  let streamError: unknown
+  try {
+    const [result] = await connection.query<ResultSetHeader>({
+      sql,
+      infileStreamFactory: () => {
+        const stream = Readable.from(loadDataLines(rows, target.columns.length), { objectMode: false })
+        stream.on('error', (error) => (streamError = error))
+        return stream
+      },
+    })
+    if (streamError) throw streamError
+    return { affectedRows: result.affectedRows, warnings: result.warningStatus }
+  } catch (error) {
+    throw streamError ?? error
+  } finally {
+    await connection.query('SET time_zone = @bt_saved_time_zone, sql_mode = @bt_saved_sql_mode')
+  }
+}
