@@ -56,6 +56,12 @@ export function parseServerTime(text: unknown): ServerTime {
 const CONNECTION_LOST = new Set(['PROTOCOL_CONNECTION_LOST', 'ECONNRESET', 'EPIPE', 'ER_SERVER_SHUTDOWN'])
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'])
 
+// mysql2 marks connection-level failures `fatal`, some without a code ("Can't add new command when connection is
+// in closed state" after the server killed an idle connection).
+function isConnectionGone(error: unknown): boolean {
+  return CONNECTION_LOST.has(sqlErrorCode(error) ?? '') || (error as { fatal?: unknown } | null)?.fatal === true
+}
+
 function sqlErrorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code
   return typeof code === 'string' ? code : undefined
@@ -103,7 +109,7 @@ export class ServerClock {
         return parseServerTime(rows[0]?.['utc'])
       } catch (error) {
         await this.#drop()
-        if (attempt === 1 && CONNECTION_LOST.has(sqlErrorCode(error) ?? '')) continue
+        if (attempt === 1 && isConnectionGone(error)) continue
         throw mapSqlError(error, endpoint)
       }
     }
