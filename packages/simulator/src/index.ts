@@ -19,3 +19,14 @@ export { ManualClock, systemClock, type Clock } from './clock.js'
 export { PageLog, type TableIncarnation, type TableSchema, type ColumnMeta, type TxnRecord } from './page-log/page-log.js'
 export { Capture, type CaptureLogger } from './capture/capture.js'
 export { readCells, encodeCells, RowWriter, type Cell } from './row-codec.js'
+export { openBinlogStream, type BinlogStream, type BinlogStreamOptions } from './binlog/binlog-client.js'
+export { BinlogDecoder, EVENT_TYPE, type DecodedEvent } from './binlog/decode-event.js'
+export {
+  COLUMN_TYPE,
+  type BinlogEvent,
+  type BinlogPosition,
+  type ColumnInfo,
+  type TableMap,
+  type ValueKind,
+} from './binlog/binlog-event.js'
+export { loadRows, type LoadColumn, type LoadOptions, type LoadResult, type LoadTarget } from './binlog/load-data.js'

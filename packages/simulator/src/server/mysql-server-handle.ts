@@ -1,4 +1,6 @@
-import { createConnection, type Connection, type ConnectionOptions } from 'mysql2/promise'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+import { createConnection, type Connection, type ConnectionOptions, type RowDataPacket } from 'mysql2/promise'
 
 import type {
   Credentials,
@@ -40,6 +42,7 @@ export async function withConnection<T>(options: ConnectionOptions, fn: (conn: C
 
 /** `mysql-bin.000012`-style names only: the name ends up inside a statement. */
 const BINLOG_FILE = /^[\w.-]+$/
+const PURGE_RETRY_MS = 5_000
 
 /**
  * One started server, whatever its source: the source decides only what `stop()` does. `stop()` runs once; later
@@ -82,9 +85,22 @@ export class MysqlServerHandle implements StartedMysqlServer {
     return { host: this.host, port: this.port, user, password, ...(database === undefined ? {} : { database }) }
   }
 
+  /**
+   * MariaDB keeps a file until its binlog checkpoint (written in the background after a rotation) and PURGE skips it
+   * silently until then, so this retries for a few seconds; a file still kept is removed by a later call.
+   */
   async purgeBinaryLogsBefore(file: string): Promise<void> {
     if (!BINLOG_FILE.test(file)) throw new TypeError(`not a binlog file name: ${JSON.stringify(file)}`)
-    await withConnection(this.connectionOptions('admin'), (conn) => conn.query('PURGE BINARY LOGS TO ?', [file]))
+    await withConnection(this.connectionOptions('admin'), async (conn) => {
+      const deadline = Date.now() + PURGE_RETRY_MS
+      for (;;) {
+        await conn.query('PURGE BINARY LOGS TO ?', [file])
+        const [logs] = await conn.query<RowDataPacket[]>('SHOW BINARY LOGS')
+        const oldest = String(logs[0]?.Log_name ?? file)
+        if (oldest >= file || Date.now() > deadline) return
+        await sleep(100)
+      }
+    })
   }
 
   stop(): Promise<void> {

@@ -69,6 +69,10 @@ function startFault(message: string, cause?: unknown): BacktrackError {
   return new BacktrackError('ServerStartFault', message, cause === undefined ? undefined : { cause })
 }
 
+function portTaken(port: number): BacktrackError {
+  return startFault(`port ${port} on 127.0.0.1 is already in use: choose another port or leave it unset`)
+}
+
 function socketPathFor(dataDir: string): string {
   const inDataDir = join(dataDir, 'mysqld.sock')
   if (Buffer.byteLength(inDataDir) <= MAX_SOCKET_PATH) return inDataDir
@@ -367,6 +371,7 @@ async function shutdownServer(
   logger: ServerLogger,
 ): Promise<void> {
   if (!(await isRunning(pid))) return
+  const began = Date.now()
   try {
     await withConnection(
       { host: '127.0.0.1', port: connection.port, user: connection.admin.user, password: connection.admin.password },
@@ -383,7 +388,10 @@ async function shutdownServer(
       }
     }
   }
-  if (await waitForExit(pid, SHUTDOWN_TIMEOUT_MS)) return
+  if (await waitForExit(pid, SHUTDOWN_TIMEOUT_MS)) {
+    logger.info(`stopped the server (pid ${pid}) in ${Date.now() - began} ms`)
+    return
+  }
   logger.warn(`server ${pid} did not stop within ${SHUTDOWN_TIMEOUT_MS} ms; killing it`)
   try {
     process.kill(pid, 'SIGKILL')
@@ -481,6 +489,7 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
     throw new BacktrackError('InvalidParameterValue', `the application user cannot be "${options.appUser}"`)
   }
 
+  if (options.port !== undefined && !(await isPortFree(options.port))) throw portTaken(options.port)
   const found = await findServerBinaries(options.binary)
   if ('rejected' in found) {
     throw startFault(`no usable MySQL-family server binaries (${found.rejected.join('; ')}): ${INSTALL_HINT}`)
@@ -520,7 +529,7 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
     if (port === undefined) {
       port = state.port !== undefined && (await isPortFree(state.port)) ? state.port : await anyFreePort()
     } else if (!(await isPortFree(port))) {
-      throw startFault(`port ${port} on 127.0.0.1 is already in use: choose another port or leave it unset`)
+      throw portTaken(port)
     }
     const started = Date.now()
     const logOffset = await stat(join(dataDir, ERROR_LOG)).then(
