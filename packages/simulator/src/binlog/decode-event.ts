@@ -8,6 +8,7 @@ import {
   type TableMap,
 } from './binlog-event.js'
 import { crc32 } from './crc32.js'
+import type { ServerFlavor } from '../server/mysql-server.js'
 import { columnDecoder, realType, valueKind, type ColumnDecoder } from './decode-value.js'
 
 /** Binlog event type codes (Log_event_type, MySQL and MariaDB). */
@@ -93,7 +94,7 @@ const META = {
   COLUMN_VISIBILITY: 12,
 } as const
 
-export type ServerFlavor = 'mariadb' | 'mysql'
+export type { ServerFlavor }
 
 /**
  * Events the decoder produces besides the public `BinlogEvent`s: the client consumes them (format, GTID list,
