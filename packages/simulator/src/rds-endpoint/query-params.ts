@@ -21,6 +21,13 @@ export class QueryParams {
   static fromForm(...forms: string[]): QueryParams {
     const values = new Map<string, string>()
     for (const form of forms) {
+      const bad = /%(?![0-9A-Fa-f]{2})/.exec(form)
+      if (bad !== null) {
+        throw new BacktrackError(
+          'MalformedQueryString',
+          `The query string contains a syntax error: "${form.slice(bad.index, bad.index + 3)}" is not a percent-encoded byte.`,
+        )
+      }
       for (const [name, value] of new URLSearchParams(form)) if (!values.has(name)) values.set(name, value)
     }
     return new QueryParams(values)

@@ -696,6 +696,22 @@ describe('protocol errors', () => {
     expect(json.headers['x-amzn-requestid']).toMatch(UUID)
   })
 
+  it('answers broken percent-encoding with MalformedQueryString, in the body or the URL', async () => {
+    const body = await app.inject({
+      method: 'POST',
+      url: '/',
+      headers: { 'content-type': FORM },
+      payload: 'Action=DescribeDBClusters&Version=2014-10-31&DBClusterIdentifier=%ZZ',
+    })
+    expect(errorOf(body)).toMatchObject({ status: 400, code: 'MalformedQueryString' })
+    const url = await app.inject({ method: 'GET', url: '/?Action=DescribeDBClusters&Version=2014-10-31&x=%E0%A4%A' })
+    expect(errorOf(url)).toMatchObject({ status: 400, code: 'MalformedQueryString' })
+    expect(url.headers['x-amzn-requestid']).toMatch(UUID)
+    const path = await app.inject({ method: 'GET', url: '/%zz?Action=DescribeDBClusters&Version=2014-10-31' })
+    expect(errorOf(path)).toMatchObject({ status: 400, code: 'MalformedQueryString' })
+    expect(path.headers['x-amzn-requestid']).toMatch(UUID)
+  })
+
   it('serves GET with the parameters in the query string, as the Query protocol allows', async () => {
     const response = await app.inject({ method: 'GET', url: '/?Action=DescribeDBClusters&Version=2014-10-31' })
     expect(response.statusCode).toBe(200)

@@ -99,6 +99,14 @@ export function buildRdsEndpoint(options: RdsEndpointOptions): FastifyInstance {
     bodyLimit: RDS_BODY_LIMIT,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
+    // Requests fastify rejects before routing (e.g. a malformed URL) still get the Query-protocol envelope.
+    frameworkErrors: (error, request, reply) => {
+      const backtrackError = new BacktrackError(
+        'MalformedQueryString',
+        `The request URL is malformed: ${error.message}`,
+      )
+      void sendXml(reply.header('x-amzn-RequestId', request.id), 400, errorXml(backtrackError, request.id))
+    },
   }) as unknown as FastifyInstance
 
   app.removeAllContentTypeParsers()
