@@ -94,13 +94,14 @@ describe.skipIf(!live)(`RdsEngine against real Aurora${skipReason ? ` (skipped: 
   it(
     'rewinds a scratch table to a mark (needs the backtrack-testbed=true tag)',
     async () => {
-      await sql('CREATE TABLE IF NOT EXISTS backtrack_live_probe (id INT PRIMARY KEY)')
-      await sql('DELETE FROM backtrack_live_probe')
+      await sql('CREATE DATABASE IF NOT EXISTS backtrack_live')
+      await sql('CREATE TABLE IF NOT EXISTS backtrack_live.probe (id INT PRIMARY KEY)')
+      await sql('DELETE FROM backtrack_live.probe')
       // Aurora backtracks to a consistent time about a second apart: keep the mark clear of the writes.
       await new Promise((resolve) => setTimeout(resolve, 2_000))
       const before = await engine.mark()
       await new Promise((resolve) => setTimeout(resolve, 2_000))
-      await sql('INSERT INTO backtrack_live_probe VALUES (1), (2), (3)')
+      await sql('INSERT INTO backtrack_live.probe VALUES (1), (2), (3)')
       const started = await engine.backtrack({ backtrackTo: before, force: process.env['BACKTRACK_FORCE'] === '1' })
       expect(started.Status).toBe('pending')
       const pending = await parity('backtrack-db-cluster.pending', responses.get('BacktrackDBCluster'))
@@ -110,7 +111,7 @@ describe.skipIf(!live)(`RdsEngine against real Aurora${skipReason ? ` (skipped: 
       })
       expect(done.Status).toBe('completed')
       expect(statuses.at(-1)).toBe('completed')
-      expect(await sql('SELECT COUNT(*) AS n FROM backtrack_live_probe')).toEqual([{ n: 0 }])
+      expect(await sql('SELECT COUNT(*) AS n FROM backtrack_live.probe')).toEqual([{ n: 0 }])
       const raw = await engine.getClient().send(
         new DescribeDBClusterBacktracksCommand({
           DBClusterIdentifier: clusterId,
