@@ -115,6 +115,8 @@ export type DecodedEvent =
 
 /** Header flag: the server made this event up (fake ROTATE, re-sent FORMAT_DESCRIPTION); its log_pos is not a position. */
 const LOG_EVENT_ARTIFICIAL_F = 0x20
+/** Header flag of a FORMAT_DESCRIPTION in a binlog file the server still writes. */
+const LOG_EVENT_BINLOG_IN_USE_F = 0x1
 const HEADER_LENGTH = 19
 const STMT_END_F = 1
 
@@ -319,6 +321,16 @@ export class BinlogDecoder {
   #formatChecksum(raw: Buffer): number {
     const alg = raw[raw.length - 5]
     if (alg === 1) {
+      const flags = raw.readUInt16LE(17)
+      if (flags & LOG_EVENT_BINLOG_IN_USE_F) {
+        // In a binlog file still open for writing the server sets this flag after computing the CRC.
+        const copy = Buffer.from(raw)
+        copy.writeUInt16LE(flags & ~LOG_EVENT_BINLOG_IN_USE_F, 17)
+        if (crc32(copy, 0, copy.length - 4) === copy.readUInt32LE(copy.length - 4)) {
+          this.checksum = true
+          return raw.length - 5
+        }
+      }
       this.#verify(raw, raw.length - 4, EVENT_TYPE.FORMAT_DESCRIPTION)
       this.checksum = true
       return raw.length - 5
