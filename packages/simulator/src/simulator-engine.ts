@@ -78,6 +78,7 @@ export class SimulatorEngine implements BacktrackEngine {
   #running: Promise<void> | undefined
   #lastOutcome: BacktrackOutcome | undefined
   #closed = false
+  readonly #failures = new Map<string, string>()
 
   private constructor(options: SimulatorEngineOptions, log: PageLog, id: string) {
     this.#options = options
@@ -258,6 +259,7 @@ export class SimulatorEngine implements BacktrackEngine {
       readOnly = true
       await this.#killClientConnections()
       await this.#capture.catchUp()
+      this.#capture.pause()
       this.#saveRecord(Object.assign(record, { Status: 'applying', BacktrackedFrom: dateOf(this.#clock.nowMicros()) }))
       const from = this.#log.headView()
       const targetLsn = this.#log.lsnAt(toMicros)
@@ -295,9 +297,11 @@ export class SimulatorEngine implements BacktrackEngine {
       )
     } catch (error) {
       this.#saveRecord(Object.assign(record, { Status: 'failed' }))
+      this.#failures.set(record.BacktrackIdentifier, (error as Error).message)
       this.#lastOutcome = { record: { ...record } }
       this.#options.logger?.warn(`backtrack ${record.BacktrackIdentifier} failed: ${(error as Error).message}`)
     } finally {
+      this.#capture.resume()
       if (readOnly) await this.#admin.query('SET GLOBAL read_only = OFF').catch(() => undefined)
       if (paused) gate!.resume()
       this.#status = 'available'
@@ -356,7 +360,7 @@ export class SimulatorEngine implements BacktrackEngine {
       if (record.Status === 'failed') {
         throw new BacktrackError(
           'InternalFailure',
-          `Backtrack ${id} of DBCluster ${this.clusterIdentifier} failed; the cluster was left as it was.`,
+          `Backtrack ${id} of DBCluster ${this.clusterIdentifier} failed (${this.#failures.get(id) ?? 'see the cluster log'}); the cluster was left as it was.`,
         )
       }
       if (Date.now() > deadline) {

@@ -4,7 +4,7 @@ import type { BinlogEvent, BinlogPosition, TableMap } from '../binlog/binlog-eve
 import { openBinlogStream, type BinlogStream } from '../binlog/binlog-client.js'
 import { loadRows } from '../binlog/load-data.js'
 import type { Clock } from '../clock.js'
-import { parseDdl, rewriteDatabases, type Ddl, type TableRef } from '../ddl/parse-ddl.js'
+import { parseDdl, rewriteDatabases, withTableName, type Ddl, type TableRef } from '../ddl/parse-ddl.js'
 import { qualifiedName, quoteIdent } from '../ddl/sql-tokens.js'
 import type { PageLog, TableIncarnation, TableSchema } from '../page-log/page-log.js'
 import { encodeCells, readCells, type Cell } from '../row-codec.js'
@@ -153,7 +153,7 @@ export class Capture {
     for (const table of this.#log.tablesIn(view)) {
       this.#catalog.set(tableKey(table.database, table.name), table)
       const list = byDatabase.get(table.database) ?? []
-      list.push({ table: table.name, createSql: table.schema.createSql })
+      list.push({ table: table.name, createSql: withTableName(table.schema.createSql, table.name) })
       byDatabase.set(table.database, list)
     }
     await this.#shadow.reset(byDatabase)
@@ -247,9 +247,25 @@ export class Capture {
     return count
   }
 
+  #paused: { promise: Promise<void>; resume: () => void } | undefined
+
+  /** Holds events (they wait in the stream) until `resume()`: a rewind must see the log stand still. */
+  pause(): void {
+    if (this.#paused !== undefined) return
+    let resume!: () => void
+    const promise = new Promise<void>((resolve) => (resume = resolve))
+    this.#paused = { promise, resume }
+  }
+
+  resume(): void {
+    this.#paused?.resume()
+    this.#paused = undefined
+  }
+
   async #run(): Promise<void> {
     try {
       for await (const event of this.#stream!) {
+        if (this.#paused !== undefined) await this.#paused.promise
         if (this.#stopping) break
         await this.#handle(event)
       }
@@ -544,10 +560,15 @@ export class Capture {
         const action = changes[0]!.after === null ? fk.onDelete : fk.onUpdate
         const lsn = this.#txnLsn()
         const derived: { before: Buffer; after: Buffer | null }[] = []
+        // Collect first: the log cannot be written while one of its cursors is open.
+        const affected: { key: Buffer; image: Buffer; fkValue: string }[] = []
         for (const { key, image } of this.#log.rowsIn(child.id, this.#log.headView())) {
           const cells = readCells(image)
           const fkValue = encodeCells(childIndexes.map((i) => cells[i] ?? null)).toString('latin1')
-          if (!removed.has(fkValue)) continue
+          if (removed.has(fkValue)) affected.push({ key, image, fkValue })
+        }
+        for (const { key, image, fkValue } of affected) {
+          const cells = readCells(image)
           const replacement = removed.get(fkValue)
           let next: Buffer | null
           if (action === 'CASCADE' && replacement === null) next = null
@@ -704,7 +725,7 @@ export class Capture {
     await admin.query(`CREATE DATABASE ${quoteIdent(SCRATCH_DB)}`)
     try {
       await admin.query(`USE ${quoteIdent(SCRATCH_DB)}`)
-      await admin.query(old.schema.createSql)
+      await admin.query(withTableName(old.schema.createSql, old.name))
       const view = this.#log.viewAt(lsn - 1)
       await loadRows(
         admin,

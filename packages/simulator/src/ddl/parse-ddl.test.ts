@@ -67,3 +67,15 @@ describe('rewriteDatabases', () => {
     expect(rewriteDatabases('SELECT t.mylab.x', map)).toBe('SELECT t.mylab.x')
   })
 })
+
+describe('withTableName', () => {
+  it('renames the table of a CREATE TABLE statement', async () => {
+    const { withTableName } = await import('./parse-ddl.js')
+    expect(withTableName('CREATE TABLE `t ab``le` (\n  `a` int\n)', 'renamed')).toBe(
+      'CREATE TABLE `renamed` (\n  `a` int\n)',
+    )
+    expect(withTableName('CREATE TABLE IF NOT EXISTS db.t (a int)', 'x`y')).toBe(
+      'CREATE TABLE IF NOT EXISTS `x``y` (a int)',
+    )
+  })
+})

@@ -186,3 +186,19 @@ export function rewriteDatabases(sql: string, mapDb: (db: string) => string | un
   }
   return out + sql.slice(last)
 }
+
+/** A `CREATE TABLE` statement for another table name (definitions are kept once, names change with RENAME). */
+export function withTableName(createSql: string, name: string): string {
+  const tokens = tokenize(createSql)
+  const at = tokens.findIndex((token) => isWord(token, 'TABLE'))
+  let target = tokens[at + 1]
+  if (isWord(target, 'IF')) target = tokens[at + 4]
+  if (at === -1 || target === undefined || !isName(target)) return createSql
+  // A qualified name keeps only its table part: the statement runs in the table's own database.
+  const next = tokens[tokens.indexOf(target) + 1]
+  const end =
+    next?.type === 'punct' && next.value === '.' && isName(tokens[tokens.indexOf(target) + 2])
+      ? tokens[tokens.indexOf(target) + 2]!.end
+      : target.end
+  return createSql.slice(0, target.start) + '`' + name.replaceAll('`', '``') + '`' + createSql.slice(end)
+}

@@ -1,6 +1,7 @@
 import type { Connection } from 'mysql2/promise'
 import { loadRows } from '../binlog/load-data.js'
 import { expandCounts } from '../capture/capture.js'
+import { withTableName } from '../ddl/parse-ddl.js'
 import { qualifiedName, quoteIdent } from '../ddl/sql-tokens.js'
 import type { ColumnMeta, PageLog, TableIncarnation } from '../page-log/page-log.js'
 import { symmetricDifference, type View } from '../page-log/view.js'
@@ -124,7 +125,7 @@ export class BacktrackExecutor {
   async #rebuild(table: TableIncarnation, view: View): Promise<number> {
     await this.#connection.query(`DROP TABLE IF EXISTS ${qualifiedName(table.database, table.name)}`)
     await this.#connection.query(`USE ${quoteIdent(table.database)}`)
-    await this.#connection.query(table.schema.createSql)
+    await this.#connection.query(withTableName(table.schema.createSql, table.name))
     return this.#load(table, expandCounts(this.#log.rowsIn(table.id, view), table.schema))
   }
 
