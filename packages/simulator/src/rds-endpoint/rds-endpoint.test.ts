@@ -791,19 +791,20 @@ describe('signature verification', () => {
       registry,
       verifySignatures: { credentials: [{ accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' }] },
     })
+    const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '')
     const send = (authorization?: string) =>
       verifying.inject({
         method: 'POST',
         url: '/',
         headers: {
           'content-type': FORM,
-          'x-amz-date': '20261124T120000Z',
+          'x-amz-date': amzDate,
           ...(authorization === undefined ? {} : { authorization }),
         },
         payload: 'Action=DescribeDBClusters&Version=2014-10-31',
       })
     const signature = '0'.repeat(64)
-    const scope = '20261124/us-east-1/rds/aws4_request'
+    const scope = `${amzDate.slice(0, 8)}/us-east-1/rds/aws4_request`
     expect(errorOf(await send())).toMatchObject({ status: 403, code: 'MissingAuthenticationToken' })
     expect(
       errorOf(

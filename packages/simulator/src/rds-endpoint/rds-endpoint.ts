@@ -107,7 +107,7 @@ export function buildRdsEndpoint(options: RdsEndpointOptions): FastifyInstance {
       )
       void sendXml(reply.header('x-amzn-RequestId', request.id), 400, errorXml(backtrackError, request.id))
     },
-  }) as unknown as FastifyInstance
+  })
 
   app.removeAllContentTypeParsers()
   // Kept as bytes: a SigV4 signature covers the body exactly as sent.

@@ -58,9 +58,9 @@ describe('verifySignature', () => {
     return request
   }
 
-  function codeOf(request: SignedRequest): string | undefined {
+  function codeOf(request: SignedRequest, now = new Date('2015-08-30T12:40:00Z')): string | undefined {
     try {
-      verifySignature(request, keys, 'us-east-1')
+      verifySignature(request, keys, 'us-east-1', now)
       return undefined
     } catch (error) {
       if (error instanceof BacktrackError) return error.code
@@ -85,5 +85,7 @@ describe('verifySignature', () => {
     expect(codeOf({ ...tampered, headers: { ...tampered.headers, authorization: 'Basic dGVzdDp0ZXN0' } })).toBe(
       'SignatureDoesNotMatch',
     )
+    expect(codeOf(signed(), new Date('2015-08-30T12:52:00Z'))).toBe('SignatureDoesNotMatch')
+    expect(codeOf(signed(), new Date('2015-08-30T12:50:00Z'))).toBeUndefined()
   })
 })

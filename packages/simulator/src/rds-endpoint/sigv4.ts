@@ -19,6 +19,8 @@ export interface SignedRequest {
 
 const ALGORITHM = 'AWS4-HMAC-SHA256'
 const SERVICE = 'rds'
+// AWS refuses signatures more than 15 minutes away from its own clock.
+const MAX_CLOCK_SKEW_MS = 15 * 60_000
 
 /** RFC 3986 percent-encoding, as SigV4 wants it (`encodeURIComponent` leaves `!'()*` alone). */
 function encodeRfc3986(text: string): string {
@@ -139,9 +141,15 @@ function parseAuthorization(header: string): ParsedAuthorization {
 /**
  * Checks a request's SigV4 `Authorization` header against `keys`, answering as AWS does: no header
  * `MissingAuthenticationToken`, an unknown key `InvalidClientTokenId`, a wrong signature `SignatureDoesNotMatch`
- * (all 403). Presigned query-string signatures are not supported.
+ * (all 403), as is a signature more than 15 minutes away from `now`. Presigned query-string signatures are not
+ * supported.
  */
-export function verifySignature(request: SignedRequest, keys: readonly AccessKey[], region: string): void {
+export function verifySignature(
+  request: SignedRequest,
+  keys: readonly AccessKey[],
+  region: string,
+  now: Date = new Date(),
+): void {
   const header = headerValue(request.headers.authorization)
   if (header === undefined || header === '') {
     throw new BacktrackError('MissingAuthenticationToken', 'Request is missing Authentication Token')
@@ -174,6 +182,15 @@ export function verifySignature(request: SignedRequest, keys: readonly AccessKey
     throw new BacktrackError(
       'SignatureDoesNotMatch',
       `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${auth.scopeDate}' != '${amzDate.slice(0, 8)}'`,
+    )
+  }
+  const signedAt = Date.parse(
+    `${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`,
+  )
+  if (Number.isNaN(signedAt) || Math.abs(now.getTime() - signedAt) > MAX_CLOCK_SKEW_MS) {
+    throw new BacktrackError(
+      'SignatureDoesNotMatch',
+      `Signature expired: ${amzDate} is not within 15 minutes of the endpoint's time ${now.toISOString()}. Check your clock.`,
     )
   }
   const expected = computeSignature(
