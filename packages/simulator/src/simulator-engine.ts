@@ -430,6 +430,14 @@ export class SimulatorEngine implements BacktrackEngine {
       throw new BacktrackError('ServiceUnavailable', `DBCluster ${this.clusterIdentifier} is shut down.`)
   }
 
+  /** Drops the engine as a `kill -9` would: no flush, no clean shutdown (for crash-recovery tests). */
+  async crash(): Promise<void> {
+    this.#closed = true
+    await this.#capture.crash()
+    this.#admin.destroy()
+    this.#log.close()
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return
     await this.#running

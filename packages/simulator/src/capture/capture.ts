@@ -741,6 +741,17 @@ export class Capture {
     void defaultSchema
   }
 
+  /**
+   * Stops as a killed process would: the open batch is not flushed and nothing is cleaned up gracefully.
+   * Only what earlier flushes committed survives (tests of crash recovery use this).
+   */
+  async crash(): Promise<void> {
+    this.#stopping = true
+    if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer)
+    this.#stream?.close().catch(() => undefined)
+    this.#admin.destroy()
+  }
+
   /** Stops reading the binlog; what was flushed stays, an open batch is dropped. */
   async stop(): Promise<void> {
     this.#stopping = true
