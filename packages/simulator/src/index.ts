@@ -14,9 +14,20 @@ export { isDockerReachable, startContainerServer, type ContainerServerOptions } 
 export { buildRdsEndpoint, RDS_API_VERSION, RDS_XMLNS, type RdsEndpointOptions } from './rds-endpoint/rds-endpoint.js'
 export type { ClusterRegistry, CreateClusterInput, RdsEvent, RdsEventQuery } from './rds-endpoint/cluster-registry.js'
 export type { AccessKey } from './rds-endpoint/sigv4.js'
-export { SimulatorEngine, type ConnectionGate, type SimulatorEngineOptions, type BacktrackOutcome } from './simulator-engine.js'
+export {
+  SimulatorEngine,
+  type ConnectionGate,
+  type SimulatorEngineOptions,
+  type BacktrackOutcome,
+} from './simulator-engine.js'
 export { ManualClock, systemClock, type Clock } from './clock.js'
-export { PageLog, type TableIncarnation, type TableSchema, type ColumnMeta, type TxnRecord } from './page-log/page-log.js'
+export {
+  PageLog,
+  type TableIncarnation,
+  type TableSchema,
+  type ColumnMeta,
+  type TxnRecord,
+} from './page-log/page-log.js'
 export { Capture, type CaptureLogger } from './capture/capture.js'
 export { readCells, encodeCells, RowWriter, type Cell } from './row-codec.js'
 export { openBinlogStream, type BinlogStream, type BinlogStreamOptions } from './binlog/binlog-client.js'
