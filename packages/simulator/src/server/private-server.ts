@@ -489,7 +489,6 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
     throw new BacktrackError('InvalidParameterValue', `the application user cannot be "${options.appUser}"`)
   }
 
-  if (options.port !== undefined && !(await isPortFree(options.port))) throw portTaken(options.port)
   const found = await findServerBinaries(options.binary)
   if ('rejected' in found) {
     throw startFault(`no usable MySQL-family server binaries (${found.rejected.join('; ')}): ${INSTALL_HINT}`)
@@ -498,6 +497,8 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
   const socketPath = socketPathFor(dataDir)
 
   if (!existsSync(join(dataDir, 'mysql'))) {
+    // Fail before the slow initialisation; later starts check the port when they spawn (after a chance to adopt).
+    if (options.port !== undefined && !(await isPortFree(options.port))) throw portTaken(options.port)
     logger.info(`initialising a new data directory ${dataDir} (${binaries.flavor} ${binaries.version})`)
     await initializeDataDir(dataDir, binaries, newState(options), logger)
   }
@@ -506,6 +507,9 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
   const running = await findRunningServer(dataDir, state)
   if (running !== undefined) {
     const adopted = await adopt(running, dataDir, state, binaries, socketPath, deadline, logger)
+    if (adopted && options.port !== undefined && adopted.port !== options.port) {
+      logger.warn(`the adopted server listens on port ${adopted.port}, not ${options.port}; restart it to move it`)
+    }
     if (adopted) return adopted
   }
   const stale = await removeStaleFiles(dataDir, socketPath)
