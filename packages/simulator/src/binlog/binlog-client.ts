@@ -48,6 +48,8 @@ export interface BinlogStream extends AsyncIterable<BinlogEvent>, AsyncDisposabl
   readonly position: BinlogPosition
   /** MariaDB: the GTID_LIST at the start of the current binlog file (the GTID state up to there). */
   readonly gtidList: readonly string[] | undefined
+  /** Decoded events waiting for the consumer (bounded: the socket is paused at `highWaterMark`). */
+  readonly buffered: number
   close(): Promise<void>
 }
 
@@ -266,6 +268,10 @@ class LiveBinlogStream implements BinlogStream {
       },
     )
     ;(connection as unknown as { addCommand(cmd: unknown): void }).addCommand(command)
+  }
+
+  get buffered(): number {
+    return this.#queue.length - this.#head
   }
 
   #onEvent(raw: Buffer): void {

@@ -555,6 +555,24 @@ describe('binlog capture against a private MariaDB', () => {
     await session.end()
   })
 
+  it('pauses the socket instead of buffering when the consumer is slow', async () => {
+    await admin.query(`CREATE TABLE ${q(DB)}.bp (id INT PRIMARY KEY, v VARCHAR(200))`)
+    const stream = await open(await currentEnd(), { highWaterMark: 8 })
+    // ~2000 rows events of ~8 KB each: far more than the high-water mark.
+    await admin.query(`INSERT INTO ${q(DB)}.bp SELECT seq, REPEAT('x', 200) FROM ${q(DB)}.seq_1_to_60000`)
+    await new Promise((r) => setTimeout(r, 500))
+    expect(stream.buffered).toBeLessThanOrEqual(8)
+    let rows = 0
+    let maxBuffered = 0
+    for await (const event of stream) {
+      maxBuffered = Math.max(maxBuffered, stream.buffered)
+      if (event.type === 'write-rows') rows += event.rows.length
+      if (event.type === 'xid') break
+    }
+    expect(rows).toBe(60000)
+    expect(maxBuffered).toBeLessThanOrEqual(8)
+  })
+
   it('sends heartbeats when idle', async () => {
     const stream = await open(await currentEnd(), { heartbeatSeconds: 0.2 })
     const events = await collect(stream, (e) => e.type === 'heartbeat')

@@ -119,6 +119,8 @@ const LOG_EVENT_ARTIFICIAL_F = 0x20
 const LOG_EVENT_BINLOG_IN_USE_F = 0x1
 const HEADER_LENGTH = 19
 const STMT_END_F = 1
+/** Table ids are only valid until the statement ends; old maps are dropped beyond this many. */
+const MAX_CACHED_TABLES = 4096
 
 function fault(message: string): BacktrackError {
   return new BacktrackError('CaptureFault', message)
@@ -430,7 +432,12 @@ export class BinlogDecoder {
     const tableId = raw.readUIntLE(body, idLength)
     const payload = raw.subarray(body, end)
     const cached = this.#tables.get(tableId)
-    if (cached && cached.raw.equals(payload)) return cached
+    if (cached && cached.raw.equals(payload)) {
+      // Keep recently used maps at the end (the map is bounded, oldest first out).
+      this.#tables.delete(tableId)
+      this.#tables.set(tableId, cached)
+      return cached
+    }
 
     let p = body + idLength + 2
     const dbLength = raw[p++]!
@@ -506,7 +513,9 @@ export class BinlogDecoder {
     }
     const decoders = columns.map((c) => columnDecoder(c))
     const compiled: CompiledTable = { map, raw: Buffer.from(payload), decoders, nullBytes: (count + 7) >> 3 }
+    this.#tables.delete(tableId)
     this.#tables.set(tableId, compiled)
+    if (this.#tables.size > MAX_CACHED_TABLES) this.#tables.delete(this.#tables.keys().next().value!)
     return compiled
   }
 
