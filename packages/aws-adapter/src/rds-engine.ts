@@ -68,17 +68,20 @@ export interface RdsEngineConfig {
 
 const LOCAL_CREDENTIALS = { accessKeyId: 'backtrack-local', secretAccessKey: 'backtrack-local' }
 
-function configuredEndpointUrl(config: RdsEngineConfig): string | undefined {
-  return config.endpointUrl ?? process.env['AWS_ENDPOINT_URL_RDS'] ?? process.env['AWS_ENDPOINT_URL']
+/** The endpoint the SDK will use: the explicit one, else the variables the SDK itself reads, in its order. */
+function effectiveEndpointUrl(explicit: string | undefined): string | undefined {
+  return explicit ?? process.env['AWS_ENDPOINT_URL_RDS'] ?? process.env['AWS_ENDPOINT_URL']
 }
 
 function buildClientConfig(config: RdsEngineConfig): RDSClientConfig {
-  const local = isLoopbackEndpoint(configuredEndpointUrl(config))
+  const local = isLoopbackEndpoint(effectiveEndpointUrl(config.endpointUrl))
   const region =
     config.region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? (local ? 'us-east-1' : undefined)
   // The local endpoint ignores signatures unless told otherwise; don't make a laptop without AWS setup fail.
   const hasAwsSetup =
-    config.profile !== undefined || process.env['AWS_PROFILE'] !== undefined || process.env['AWS_ACCESS_KEY_ID']
+    config.profile !== undefined ||
+    process.env['AWS_PROFILE'] !== undefined ||
+    process.env['AWS_ACCESS_KEY_ID'] !== undefined
   const credentials = config.credentials ?? (local && !hasAwsSetup ? LOCAL_CREDENTIALS : undefined)
   return {
     ...(region === undefined ? {} : { region }),
@@ -271,7 +274,7 @@ export class RdsEngine implements BacktrackEngine, AsyncDisposable {
 
   async #endpointUrl(): Promise<string | undefined> {
     const provider = this.#client.config.endpoint
-    if (provider === undefined) return configuredEndpointUrl({ clusterIdentifier: this.clusterIdentifier })
+    if (provider === undefined) return effectiveEndpointUrl(undefined)
     const { protocol, hostname, port } = await provider()
     return `${protocol}//${hostname.includes(':') ? `[${hostname}]` : hostname}${port === undefined ? '' : `:${port}`}`
   }
