@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise'
+import mysql, { type Pool, type PoolConnection, type RowDataPacket } from 'mysql2/promise'
 import {
   BacktrackError,
   formatRdsTime,
@@ -73,7 +73,7 @@ export class SimulatorEngine implements BacktrackEngine {
   readonly #log: PageLog
   readonly #clock: Clock
   #capture!: Capture
-  #admin!: Connection
+  #admin!: Pool
   #status: ClusterStatus = 'available'
   #running: Promise<void> | undefined
   #lastOutcome: BacktrackOutcome | undefined
@@ -122,7 +122,8 @@ export class SimulatorEngine implements BacktrackEngine {
 
   async #open(): Promise<void> {
     const server = this.#options.server
-    this.#admin = await mysql.createConnection(server.connectionOptions('admin'))
+    // A pool reconnects by itself when the server restarts.
+    this.#admin = mysql.createPool({ ...server.connectionOptions('admin'), connectionLimit: 4 })
     if (this.#options.database !== undefined && this.#log.getMeta('binlog_file') === undefined) {
       await this.#admin.query(`CREATE DATABASE IF NOT EXISTS \`${this.#options.database.replaceAll('`', '``')}\``)
     }
@@ -248,6 +249,7 @@ export class SimulatorEngine implements BacktrackEngine {
     const gate = this.#options.gate
     let readOnly = false
     let paused = false
+    let session: PoolConnection | undefined
     const started = performance.now()
     try {
       if (this.#options.pendingMillis) await sleep(this.#options.pendingMillis)
@@ -264,7 +266,8 @@ export class SimulatorEngine implements BacktrackEngine {
       const from = this.#log.headView()
       const targetLsn = this.#log.lsnAt(toMicros)
       const to = this.#log.viewAt(targetLsn)
-      const executor = new BacktrackExecutor(this.#admin, this.#log)
+      session = await this.#admin.getConnection()
+      const executor = new BacktrackExecutor(session, this.#log)
       await executor.prepareSession()
       const applyStarted = performance.now()
       let stats: ApplyStats
@@ -302,6 +305,8 @@ export class SimulatorEngine implements BacktrackEngine {
       this.#options.logger?.warn(`backtrack ${record.BacktrackIdentifier} failed: ${(error as Error).message}`)
     } finally {
       this.#capture.resume()
+      // The executor's session settings (sql_log_bin = 0, ...) must not leak into other uses of the pool.
+      session?.destroy()
       if (readOnly) await this.#admin.query('SET GLOBAL read_only = OFF').catch(() => undefined)
       if (paused) gate!.resume()
       this.#status = 'available'
@@ -434,7 +439,7 @@ export class SimulatorEngine implements BacktrackEngine {
   async crash(): Promise<void> {
     this.#closed = true
     await this.#capture.crash()
-    this.#admin.destroy()
+    await this.#admin.end().catch(() => undefined)
     this.#log.close()
   }
 

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise'
 import { BacktrackError } from '@backtrack/core'
 import type { BinlogEvent, BinlogPosition, TableMap } from '../binlog/binlog-event.js'
@@ -41,10 +43,11 @@ interface OpenTxn {
   exactMicros: number | undefined
 }
 
-const SCRATCH_DB = '__bt_scratch'
+const SCRATCH_PREFIX = '__bt_scratch_'
 const FLUSH_EVERY_MS = 50
 const FLUSH_EVERY_CHANGES = 50_000
 const PRUNE_EVERY_MS = 10_000
+const MAX_RECONNECTS = 30
 
 /** `db`.`name` as a map key. */
 const tableKey = (db: string, name: string) => `${db}\u0000${name}`
@@ -116,7 +119,7 @@ export class Capture {
     return [...this.#catalog.values()]
   }
 
-  async #open(): Promise<void> {
+  async #connectAdmin(): Promise<void> {
     this.#admin = await mysql.createConnection({
       ...this.#options.server.connectionOptions('admin'),
       multipleStatements: false,
@@ -125,8 +128,27 @@ export class Capture {
     await this.#admin.query(
       "SET SESSION sql_log_bin = 0, SESSION foreign_key_checks = 0, SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO'",
     )
-    this.#shadow = new ShadowSchema(this.#admin)
+    let tag = this.#log.getMeta('shadow_tag')
+    if (tag === undefined) {
+      tag = randomBytes(3).toString('hex')
+      this.#log.setMeta('shadow_tag', tag)
+    }
+    this.#shadow = new ShadowSchema(this.#admin, tag)
     await this.#shadow.open()
+  }
+
+  async #openStream(): Promise<void> {
+    this.#stream = await openBinlogStream({
+      ...this.#options.server.connectionOptions('admin'),
+      serverId: this.#options.replicaServerId ?? 1_000_000 + Math.floor(Math.random() * 1_000_000),
+      from: this.#committed,
+      requestAnnotateRows: true,
+      heartbeatSeconds: 1,
+    })
+  }
+
+  async #open(): Promise<void> {
+    await this.#connectAdmin()
     const file = this.#log.getMeta('binlog_file')
     if (file === undefined) {
       await this.#takeBaseImage()
@@ -135,12 +157,7 @@ export class Capture {
       this.#processed = this.#committed
       await this.resyncFromLog()
     }
-    this.#stream = await openBinlogStream({
-      ...this.#options.server.connectionOptions('admin'),
-      serverId: this.#options.replicaServerId ?? 1_000_000 + Math.floor(Math.random() * 1_000_000),
-      from: this.#committed,
-      requestAnnotateRows: true,
-    })
+    await this.#openStream()
     this.#running = this.#run()
   }
 
@@ -161,6 +178,7 @@ export class Capture {
 
   async #takeBaseImage(): Promise<void> {
     const log = this.#log
+    await this.#shadow.reset(new Map())
     const started = Date.now()
     await this.#admin.query('FLUSH TABLES WITH READ LOCK')
     let position: BinlogPosition
@@ -263,14 +281,49 @@ export class Capture {
   }
 
   async #run(): Promise<void> {
-    try {
-      for await (const event of this.#stream!) {
-        if (this.#paused !== undefined) await this.#paused.promise
-        if (this.#stopping) break
-        await this.#handle(event)
+    let failures = 0
+    for (;;) {
+      try {
+        for await (const event of this.#stream!) {
+          if (this.#paused !== undefined) await this.#paused.promise
+          if (this.#stopping) return
+          await this.#handle(event)
+          failures = 0
+        }
+        if (this.#stopping) return
+      } catch (error) {
+        if (this.#stopping) return
+        // An event the capture cannot record truthfully stops it for good; retrying would repeat it.
+        if (BacktrackError.is(error) || ++failures > MAX_RECONNECTS) return this.#fail(error)
+        this.#options.logger?.warn(`capture: connection lost (${(error as Error).message}); reconnecting`)
       }
-    } catch (error) {
-      if (!this.#stopping) this.#fail(error)
+      await this.#reconnect(failures)
+      if (this.#error !== undefined) return
+    }
+  }
+
+  /** The server went away (restart, network): drop the unfinished batch and read again from the last flush. */
+  async #reconnect(failures: number): Promise<void> {
+    for (;;) {
+      await sleep(Math.min(200 * 2 ** failures, 5_000))
+      if (this.#stopping) return
+      try {
+        await this.#stream?.close().catch(() => undefined)
+        if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer)
+        this.#flushTimer = undefined
+        this.#log.rollback()
+        this.#txn = undefined
+        this.#batchChanges = 0
+        this.#processed = this.#committed
+        await this.#admin.end().catch(() => undefined)
+        await this.#connectAdmin()
+        await this.resyncFromLog()
+        await this.#openStream()
+        this.#options.logger?.info(`capture: reconnected at ${formatPosition(this.#committed)}`)
+        return
+      } catch (error) {
+        if (++failures > MAX_RECONNECTS) return this.#fail(error)
+      }
     }
   }
 
@@ -462,8 +515,20 @@ export class Capture {
   }
 
   /** Resolves once everything the server has committed so far is in the log. */
-  async catchUp(timeoutMs?: number): Promise<void> {
-    await this.waitFor(await serverBinlogPosition(this.#admin), timeoutMs)
+  async catchUp(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      let position: BinlogPosition
+      try {
+        position = await serverBinlogPosition(this.#admin)
+      } catch (error) {
+        // The server restarted and the capture has not reconnected yet: wait for it.
+        if (BacktrackError.is(error) || this.#error !== undefined || Date.now() > deadline) throw this.#error ?? error
+        await sleep(100)
+        continue
+      }
+      return this.waitFor(position, Math.max(1, deadline - Date.now()))
+    }
   }
 
   /** Later commits get stamps after `micros`. */
@@ -721,6 +786,7 @@ export class Capture {
     lsn: number,
   ): Promise<void> {
     const admin = this.#admin
+    const SCRATCH_DB = SCRATCH_PREFIX + this.#log.getMeta('shadow_tag')
     await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(SCRATCH_DB)}`)
     await admin.query(`CREATE DATABASE ${quoteIdent(SCRATCH_DB)}`)
     try {

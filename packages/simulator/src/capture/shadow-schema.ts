@@ -5,12 +5,11 @@ import { qualifiedName, quoteIdent } from '../ddl/sql-tokens.js'
 import type { TableSchema } from '../page-log/page-log.js'
 import { readTableSchema } from './schema-reader.js'
 
-const PREFIX = '__bt_s_'
-
-/** The shadow database that mirrors `db`'s definitions (never its rows). */
-export function shadowName(db: string): string {
-  const name = PREFIX + db
-  return name.length <= 64 ? name : PREFIX + createHash('sha1').update(db).digest('hex').slice(0, 40)
+/** The shadow database that mirrors `db`'s definitions (never its rows); `tag` keeps two captures apart. */
+export function shadowName(db: string, tag: string): string {
+  const prefix = `__bt_${tag}_`
+  const name = prefix + db
+  return name.length <= 64 ? name : prefix + createHash('sha1').update(db).digest('hex').slice(0, 40)
 }
 
 /**
@@ -21,9 +20,11 @@ export function shadowName(db: string): string {
 export class ShadowSchema {
   readonly #connection: Connection
   readonly #databases = new Map<string, string>()
+  readonly #tag: string
 
-  constructor(connection: Connection) {
+  constructor(connection: Connection, tag: string) {
     this.#connection = connection
+    this.#tag = tag
   }
 
   /** Prepares the session (call once). */
@@ -39,18 +40,18 @@ export class ShadowSchema {
   }
 
   async createDatabase(db: string): Promise<void> {
-    this.#databases.set(db, shadowName(db))
-    await this.#connection.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(shadowName(db))}`)
+    this.#databases.set(db, shadowName(db, this.#tag))
+    await this.#connection.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(shadowName(db, this.#tag))}`)
   }
 
   async dropDatabase(db: string): Promise<void> {
-    await this.#connection.query(`DROP DATABASE IF EXISTS ${quoteIdent(shadowName(db))}`)
+    await this.#connection.query(`DROP DATABASE IF EXISTS ${quoteIdent(shadowName(db, this.#tag))}`)
     this.#databases.delete(db)
   }
 
   /** Creates a table in the shadow from `SHOW CREATE TABLE` text. */
   async createTable(db: string, createSql: string): Promise<void> {
-    await this.#connection.query(`USE ${quoteIdent(shadowName(db))}`)
+    await this.#connection.query(`USE ${quoteIdent(shadowName(db, this.#tag))}`)
     await this.#connection.query(rewriteDatabases(createSql, this.#toShadow))
   }
 
@@ -64,14 +65,14 @@ export class ShadowSchema {
   async tableExists(db: string, table: string): Promise<boolean> {
     const [rows] = await this.#connection.query<RowDataPacket[]>(
       'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
-      [shadowName(db), table],
+      [shadowName(db, this.#tag), table],
     )
     return rows.length > 0
   }
 
   /** A table's definition as the shadow has it, with database names mapped back to the real ones. */
   async describe(db: string, table: string): Promise<TableSchema> {
-    const schema = await readTableSchema(this.#connection, shadowName(db), table)
+    const schema = await readTableSchema(this.#connection, shadowName(db, this.#tag), table)
     return {
       ...schema,
       createSql: rewriteDatabases(schema.createSql, this.#fromShadow),
@@ -85,7 +86,7 @@ export class ShadowSchema {
   /** Rebuilds the shadow from scratch: one entry per database, each with its tables' CREATE text. */
   async reset(databases: Map<string, { table: string; createSql: string }[]>): Promise<void> {
     const [rows] = await this.#connection.query<RowDataPacket[]>(
-      `SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE '${PREFIX}%'`,
+      `SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE '__bt\\_${this.#tag}\\_%'`,
     )
     for (const row of rows) await this.#connection.query(`DROP DATABASE ${quoteIdent(String(row.name))}`)
     this.#databases.clear()
@@ -97,6 +98,6 @@ export class ShadowSchema {
 
   /** Qualified name of a table's shadow copy. */
   qualified(db: string, table: string): string {
-    return qualifiedName(shadowName(db), table)
+    return qualifiedName(shadowName(db, this.#tag), table)
   }
 }

@@ -1,4 +1,4 @@
-import type { Connection } from 'mysql2/promise'
+import type { Connection, PoolConnection } from 'mysql2/promise'
 import { loadRows } from '../binlog/load-data.js'
 import { expandCounts } from '../capture/capture.js'
 import { withTableName } from '../ddl/parse-ddl.js'
@@ -36,10 +36,10 @@ function keyExpression(column: ColumnMeta): string {
  * idempotent, so running the same rewind again after a failure converges on the target state.
  */
 export class BacktrackExecutor {
-  readonly #connection: Connection
+  readonly #connection: Connection | PoolConnection
   readonly #log: PageLog
 
-  constructor(connection: Connection, log: PageLog) {
+  constructor(connection: Connection | PoolConnection, log: PageLog) {
     this.#connection = connection
     this.#log = log
   }
