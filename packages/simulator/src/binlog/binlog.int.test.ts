@@ -479,6 +479,17 @@ describe('binlog capture against a private MariaDB', () => {
     expect(gtid?.type === 'gtid' && /^0-1-\d+$/.test(gtid.gtid)).toBe(true)
   })
 
+  it('ends a transaction on a non-transactional (MyISAM) table with a COMMIT query instead of an XID', async () => {
+    await admin.query(`CREATE TABLE ${q(DB)}.isam (id INT PRIMARY KEY) ENGINE=MyISAM`)
+    const stream = await open(await currentEnd())
+    await admin.query(`INSERT INTO ${q(DB)}.isam VALUES (1), (2)`)
+    const events = await collect(stream, (e) => e.type === 'query' || e.type === 'xid')
+    await stream.close()
+    expect(
+      events.map((e) => (e.type === 'gtid' ? `gtid:${e.standalone}` : e.type === 'query' ? e.sql : e.type)),
+    ).toEqual(['rotate', 'gtid:false', 'table-map', 'write-rows', 'COMMIT'])
+  })
+
   it('follows FLUSH BINARY LOGS and resumes exactly at a saved position', async () => {
     await admin.query(`CREATE TABLE ${q(DB)}.rot (id INT PRIMARY KEY)`)
     const start = await currentEnd()
