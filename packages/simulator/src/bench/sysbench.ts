@@ -1,0 +1,65 @@
+import { execFile } from 'node:child_process'
+import type { ServerConnectionOptions } from '../server/mysql-server.js'
+
+export interface SysbenchOptions {
+  connection: ServerConnectionOptions
+  database: string
+  tables: number
+  tableSize: number
+  threads: number
+  /** Seconds, for `run`. */
+  time?: number
+}
+
+/** The argument list of `sysbench oltp_write_only ... <command>`. */
+export function sysbenchArgs(options: SysbenchOptions, command: 'prepare' | 'run' | 'cleanup'): string[] {
+  const { connection } = options
+  const args = [
+    'oltp_write_only',
+    '--db-driver=mysql',
+    `--mysql-host=${connection.host}`,
+    `--mysql-port=${connection.port}`,
+    `--mysql-user=${connection.user}`,
+    `--mysql-password=${connection.password}`,
+    `--mysql-db=${options.database}`,
+    `--tables=${options.tables}`,
+    `--table-size=${options.tableSize}`,
+    `--threads=${options.threads}`,
+  ]
+  if (command === 'run' && options.time !== undefined) args.push(`--time=${options.time}`, '--events=0')
+  args.push(command)
+  return args
+}
+
+export interface SysbenchRunResult {
+  transactions: number
+  tps: number
+  p95Millis: number | undefined
+  errors: number
+}
+
+/** Reads TPS and friends from `sysbench ... run` output. */
+export function parseSysbenchRun(output: string): SysbenchRunResult {
+  const tx = /transactions:\s+(\d+)\s+\(([\d.]+) per sec\.\)/.exec(output)
+  if (tx === null) throw new Error(`no "transactions:" line in the sysbench output:\n${output.slice(-2000)}`)
+  const p95 = /95th percentile:\s+([\d.]+)/.exec(output)
+  const errors = /ignored errors:\s+(\d+)/.exec(output)
+  return {
+    transactions: Number(tx[1]),
+    tps: Number(tx[2]),
+    p95Millis: p95 === null ? undefined : Number(p95[1]),
+    errors: errors === null ? 0 : Number(errors[1]),
+  }
+}
+
+/** Runs sysbench and resolves with its stdout; rejects with its output when it fails. */
+export function runSysbench(args: string[], binary = 'sysbench'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(binary, args, { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error) {
+        const shown = args.map((arg) => (arg.startsWith('--mysql-password=') ? '--mysql-password=***' : arg))
+        reject(new Error(`sysbench ${shown.join(' ')} failed: ${error.message}\n${stdout}\n${stderr}`.trim()))
+      } else resolve(stdout)
+    })
+  })
+}
