@@ -27,7 +27,14 @@ export async function pollBacktrack(
   let lastStatus: string | undefined
   for (;;) {
     signal?.throwIfAborted()
-    const backtrack = await read()
+    let backtrack: DBClusterBacktrack
+    try {
+      backtrack = await read()
+    } catch (error) {
+      // An abort cuts the request short; say why it stopped rather than how the request failed.
+      signal?.throwIfAborted()
+      throw error
+    }
     signal?.throwIfAborted()
     if (backtrack.Status !== lastStatus) {
       lastStatus = backtrack.Status

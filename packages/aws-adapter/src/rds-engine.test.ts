@@ -173,6 +173,11 @@ describe('backtrack', () => {
     ])
   })
 
+  it('refuses an invalid date before calling AWS', async () => {
+    expect((await rejection(engine().backtrack({ backtrackTo: new Date('nope') }))).code).toBe('InvalidParameterValue')
+    expect(aws.requests).toEqual([])
+  })
+
   it('fails loudly on a status outside the documented four', async () => {
     aws.on('BacktrackDBCluster', queryResult('BacktrackDBCluster', backtrackFields({ Status: 'ROLLING_BACK' })))
     const error = await rejection(engine().backtrack({ backtrackTo: new Date() }))
@@ -290,6 +295,17 @@ describe('waitForBacktrack', () => {
   it('says DBClusterBacktrackNotFoundFault for an unknown id', async () => {
     aws.on('DescribeDBClusterBacktracks', queryError(404, 'DBClusterBacktrackNotFoundFault', 'Backtrack x not found.'))
     expect((await rejection(engine().waitForBacktrack(BACKTRACK_ID))).code).toBe('DBClusterBacktrackNotFoundFault')
+  })
+
+  it('cuts a request in flight short when the signal aborts', async () => {
+    aws.on('DescribeDBClusterBacktracks', { ...describeBacktracks([backtrackFields()]), delayMs: 10_000 })
+    const controller = new AbortController()
+    const reason = new Error('stop now')
+    const started = Date.now()
+    const waiting = engine().waitForBacktrack(BACKTRACK_ID, { signal: controller.signal })
+    setTimeout(() => controller.abort(reason), 50)
+    await expect(waiting).rejects.toBe(reason)
+    expect(Date.now() - started).toBeLessThan(5_000)
   })
 
   it('stops when the signal aborts, with the signal reason', async () => {

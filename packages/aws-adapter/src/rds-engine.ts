@@ -148,6 +148,9 @@ export class RdsEngine implements BacktrackEngine, AsyncDisposable {
   }
 
   async backtrack(input: BacktrackInput): Promise<DBClusterBacktrack> {
+    if (!(input.backtrackTo instanceof Date) || Number.isNaN(input.backtrackTo.getTime())) {
+      throw new BacktrackError('InvalidParameterValue', `Invalid value ${String(input.backtrackTo)} for BacktrackTo.`)
+    }
     await this.#assertLiveConfirmed()
     const output = await this.#send('BacktrackDBCluster', (client) =>
       client.send(
@@ -165,19 +168,22 @@ export class RdsEngine implements BacktrackEngine, AsyncDisposable {
   }
 
   async describeBacktracks(input: DescribeBacktracksInput = {}): Promise<BacktrackPage> {
+    return this.#describeBacktracks(input)
+  }
+
+  async #describeBacktracks(input: DescribeBacktracksInput, signal?: AbortSignal): Promise<BacktrackPage> {
     const backtrackIdentifier =
       input.backtrackIdentifier === undefined ? undefined : validateBacktrackIdentifier(input.backtrackIdentifier)
     const maxRecords = input.maxRecords === undefined ? undefined : validateMaxRecords(input.maxRecords)
+    const command = new DescribeDBClusterBacktracksCommand({
+      DBClusterIdentifier: this.clusterIdentifier,
+      BacktrackIdentifier: backtrackIdentifier,
+      Filters: toRdsFilters(input.filters),
+      MaxRecords: maxRecords,
+      Marker: input.marker,
+    })
     const output = await this.#send('DescribeDBClusterBacktracks', (client) =>
-      client.send(
-        new DescribeDBClusterBacktracksCommand({
-          DBClusterIdentifier: this.clusterIdentifier,
-          BacktrackIdentifier: backtrackIdentifier,
-          Filters: toRdsFilters(input.filters),
-          MaxRecords: maxRecords,
-          Marker: input.marker,
-        }),
-      ),
+      signal === undefined ? client.send(command) : client.send(command, { abortSignal: signal }),
     )
     const backtracks = (output.DBClusterBacktracks ?? []).map((b) => backtrackFromRds(b, 'DescribeDBClusterBacktracks'))
     return output.Marker === undefined || output.Marker === '' ? { backtracks } : { backtracks, marker: output.Marker }
@@ -186,7 +192,7 @@ export class RdsEngine implements BacktrackEngine, AsyncDisposable {
   async waitForBacktrack(backtrackIdentifier: string, options?: WaitOptions): Promise<DBClusterBacktrack> {
     const id = validateBacktrackIdentifier(backtrackIdentifier)
     const read = async (): Promise<DBClusterBacktrack> => {
-      const [backtrack] = (await this.describeBacktracks({ backtrackIdentifier: id })).backtracks
+      const [backtrack] = (await this.#describeBacktracks({ backtrackIdentifier: id }, options?.signal)).backtracks
       if (backtrack === undefined) throw backtrackNotFound(id)
       return backtrack
     }

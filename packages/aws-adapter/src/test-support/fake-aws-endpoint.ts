@@ -10,6 +10,8 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 const NS = 'http://rds.amazonaws.com/doc/2014-10-31/'
 
 export interface CannedResponse {
+  /** Answer only after this long (to test aborts and timeouts mid-request). */
+  delayMs?: number
   status?: number
   body: string
   contentType?: string
@@ -106,11 +108,16 @@ export async function startFakeAwsEndpoint(): Promise<FakeAwsEndpoint> {
       const canned =
         (typeof next === 'function' ? next(recorded) : next) ??
         queryError(400, 'InvalidAction', `The fake has no response for ${recorded.action}.`)
-      response.writeHead(canned.status ?? 200, {
-        'content-type': canned.contentType ?? 'text/xml',
-        'x-amzn-RequestId': randomUUID(),
-      })
-      response.end(canned.body)
+      const send = (): void => {
+        if (response.destroyed) return
+        response.writeHead(canned.status ?? 200, {
+          'content-type': canned.contentType ?? 'text/xml',
+          'x-amzn-RequestId': randomUUID(),
+        })
+        response.end(canned.body)
+      }
+      if (canned.delayMs === undefined) send()
+      else setTimeout(send, canned.delayMs).unref()
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -152,6 +159,7 @@ export async function startFakeAwsEndpoint(): Promise<FakeAwsEndpoint> {
     },
     async close() {
       for (const client of clients) client.destroy()
+      server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
   }
