@@ -89,7 +89,7 @@ export function formatNumber(n: number): string {
   if (abs >= 10) return n.toFixed(1).replace(/\.0$/, '')
   if (abs >= 1) return n.toFixed(2).replace(/\.?0+$/, '')
   if (abs === 0) return '0'
-  return n.toPrecision(2)
+  return String(Number(n.toPrecision(2)))
 }
 
 function withUnit(value: number, unit: string): string {
