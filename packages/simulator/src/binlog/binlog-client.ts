@@ -253,7 +253,12 @@ class LiveBinlogStream implements BinlogStream {
     this.#decoder = new BinlogDecoder({ checksum, file: start.file, position: start.position })
 
     connection.on('error', (error: Error) => this.#fail(error))
-    connection.on('end', () => this.#push(END))
+    connection.on('end', () => {
+      // The server hung up (shutdown, KILL): a transport failure, so the consumer reconnects from `position`.
+      const error = new Error('the server closed the binlog connection') as Error & { code: string }
+      error.code = 'PROTOCOL_CONNECTION_LOST'
+      this.#fail(error)
+    })
     const command = new BinlogDumpCommand(
       {
         binlogPos: start.position,

@@ -584,6 +584,26 @@ describe('binlog capture against a private MariaDB', () => {
     expect(maxBuffered).toBeLessThanOrEqual(8)
   })
 
+  it('reports a lost connection as a plain transport error (not a CaptureFault), to reconnect from position', async () => {
+    const stream = await open(await currentEnd(), { heartbeatSeconds: 0.2 })
+    const iterator = stream[Symbol.asyncIterator]()
+    while ((await iterator.next()).value?.type !== 'heartbeat'); // the dump is running (no break: that closes)
+    const [dumps] = await admin.query<RowDataPacket[]>(
+      "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'",
+    )
+    expect(dumps.length).toBeGreaterThan(0)
+    for (const d of dumps) await admin.query(`KILL ${Number(d['id'])}`)
+    let error: unknown
+    try {
+      while (!(await iterator.next()).done); // heartbeats may still arrive before the kill lands
+    } catch (e) {
+      error = e
+    }
+    expect(error).toBeInstanceOf(Error)
+    expect(BacktrackError.is(error)).toBe(false)
+    expect(stream.position.file).not.toBe('')
+  })
+
   it('sends heartbeats when idle', async () => {
     const stream = await open(await currentEnd(), { heartbeatSeconds: 0.2 })
     const events = await collect(stream, (e) => e.type === 'heartbeat')
