@@ -1,16 +1,27 @@
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
+import { registerDown } from './commands/down.js'
+import { CliFailure } from './commands/local-cluster-cli.js'
+import { registerMark } from './commands/mark.js'
+import { registerStatus } from './commands/status.js'
+import { registerUp } from './commands/up.js'
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 
 /** Builds the `backtrack` command tree. */
 export function buildProgram(): Command {
-  return new Command('backtrack')
+  const program = new Command('backtrack')
     .description(
       'Rewind a MySQL cluster in place to a point in time: offline against a local simulated cluster, or live against Aurora.',
     )
     .version(version)
+    .option('--debug', 'print stack traces of errors')
     .exitOverride()
+  registerUp(program)
+  registerDown(program)
+  registerStatus(program)
+  registerMark(program)
+  return program
 }
 
 /** Runs the CLI and returns its exit code: 0 ok, 1 failed, 2 usage. */
@@ -23,6 +34,12 @@ export async function runCli(argv: string[]): Promise<number> {
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? 0 : 2
     }
-    throw error
+    // Expected failures name the problem and the fix; a stack trace only with --debug.
+    const message = (error as Error).message
+    if (message !== '') process.stderr.write(`backtrack: ${message}\n`)
+    if (program.opts<{ debug?: boolean }>().debug === true && !(error instanceof CliFailure)) {
+      process.stderr.write(`${(error as Error).stack ?? String(error)}\n`)
+    }
+    return error instanceof CliFailure ? error.exitCode : 1
   }
 }

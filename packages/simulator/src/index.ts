@@ -41,3 +41,24 @@ export {
   type ValueKind,
 } from './binlog/binlog-event.js'
 export { loadRows, type LoadColumn, type LoadOptions, type LoadResult, type LoadTarget } from './binlog/load-data.js'
+export {
+  startLocalCluster,
+  StartedLocalCluster,
+  CONTROL_ROUTES,
+  type LocalClusterOptions,
+  type LocalClusterInfo,
+  type LocalClusterStatus,
+} from './local-cluster/local-cluster.js'
+export { SqlProxy, type SqlProxyOptions } from './local-cluster/sql-proxy.js'
+export { ClusterNode, type ClusterNodeOptions, type LocalServerSource } from './local-cluster/cluster-node.js'
+export { LocalClusterRegistry, type LocalClusterRegistryOptions } from './local-cluster/local-cluster-registry.js'
+export {
+  CLUSTER_STATE_FILE,
+  readClusterState,
+  writeClusterState,
+  runningClusterState,
+  isProcessAlive,
+  waitForProcessExit,
+  stopOrphanServer,
+  type LocalClusterState,
+} from './local-cluster/cluster-state.js'

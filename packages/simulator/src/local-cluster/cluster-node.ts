@@ -1,0 +1,240 @@
+import { join } from 'node:path'
+import { createConnection } from 'mysql2/promise'
+import {
+  BacktrackError,
+  formatRdsTime,
+  type BacktrackEngine,
+  type BacktrackInput,
+  type BacktrackPage,
+  type DBCluster,
+  type DBClusterBacktrack,
+  type DescribeBacktracksInput,
+  type SqlEndpoint,
+  type WaitOptions,
+} from '@backtrack/core'
+import type { RdsEvent } from '../rds-endpoint/cluster-registry.js'
+import { startContainerServer } from '../server/container-server.js'
+import type { ServerLogger, StartedMysqlServer } from '../server/mysql-server.js'
+import { startPrivateServer } from '../server/private-server.js'
+import { connectExistingServer } from '../server/url-server.js'
+import { SimulatorEngine } from '../simulator-engine.js'
+import { SqlProxy } from './sql-proxy.js'
+
+/** Where a cluster's server comes from (`auto` is resolved by the caller). */
+export type LocalServerSource = 'private' | 'container' | 'url'
+
+export interface ClusterNodeOptions {
+  identifier: string
+  /** Holds `mysql/` (a private server's data) and `cluster/` (the page log). */
+  dataDir: string
+  /** Address of the SQL endpoint. */
+  host: string
+  /** Port of the SQL endpoint; 0 or unset picks a free one. */
+  sqlPort?: number
+  backtrackWindow: number
+  database?: string
+  source: LocalServerSource
+  mysqlUrl?: string
+  appUser?: string
+  appPassword?: string
+  region: string
+  logger: ServerLogger
+  pendingMillis?: number
+  holdTimeoutMs?: number
+  onEvent: (event: RdsEvent) => void
+}
+
+/** A wildcard listen address is reached through the loopback one. */
+export function connectHost(host: string): string {
+  return host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host
+}
+
+/**
+ * One local cluster: its own server, page log and SQL endpoint. It is the engine the RDS endpoint serves, and it
+ * reports what Aurora reports as events (backtrack requested, started, completed or failed; window changes).
+ */
+export class ClusterNode implements BacktrackEngine {
+  readonly kind = 'simulator' as const
+  readonly clusterIdentifier: string
+  readonly server: StartedMysqlServer
+  readonly engine: SimulatorEngine
+  readonly proxy: SqlProxy
+  readonly dataDir: string
+  readonly #options: ClusterNodeOptions
+  readonly #watchers = new Set<Promise<void>>()
+  #deleting = false
+  #closing: Promise<void> | undefined
+
+  private constructor(
+    options: ClusterNodeOptions,
+    server: StartedMysqlServer,
+    engine: SimulatorEngine,
+    proxy: SqlProxy,
+  ) {
+    this.#options = options
+    this.clusterIdentifier = engine.clusterIdentifier
+    this.server = server
+    this.engine = engine
+    this.proxy = proxy
+    this.dataDir = options.dataDir
+  }
+
+  /** Starts (or resumes, when `dataDir` holds one) a cluster; a server left running by a killed process is adopted. */
+  static async start(options: ClusterNodeOptions): Promise<ClusterNode> {
+    const { logger } = options
+    const app = {
+      ...(options.appUser === undefined ? {} : { appUser: options.appUser }),
+      ...(options.appPassword === undefined ? {} : { appPassword: options.appPassword }),
+    }
+    let server: StartedMysqlServer
+    if (options.source === 'url') {
+      logger.info('server source: url (--mysql-url)')
+      server = await connectExistingServer(options.mysqlUrl ?? '', { ...app, logger })
+    } else if (options.source === 'container') {
+      logger.info('server source: container')
+      server = await startContainerServer({ ...app, logger })
+    } else {
+      // Detached: a Ctrl-C of a foreground `up` must reach the cluster process, which shuts the server down in order;
+      // after a kill -9 of that process the server keeps running and the next `up` adopts it.
+      server = await startPrivateServer({ ...app, logger, dataDir: join(options.dataDir, 'mysql'), detached: true })
+    }
+    let proxy: SqlProxy | undefined
+    try {
+      if (server.adopted === true) {
+        // A backtrack interrupted by a kill -9 may have left the server read-only.
+        const conn = await createConnection(server.connectionOptions('admin'))
+        await conn.query('SET GLOBAL read_only = OFF').finally(() => conn.end())
+      }
+      proxy = await SqlProxy.start({
+        host: options.host,
+        ...(options.sqlPort === undefined ? {} : { port: options.sqlPort }),
+        target: { host: server.host, port: server.port },
+        ...(options.holdTimeoutMs === undefined ? {} : { holdTimeoutMs: options.holdTimeoutMs }),
+      })
+      const sqlEndpoint = { host: connectHost(options.host), port: proxy.address.port }
+      const engine = await SimulatorEngine.start({
+        server,
+        dataDir: join(options.dataDir, 'cluster'),
+        clusterIdentifier: options.identifier,
+        backtrackWindow: options.backtrackWindow,
+        ...(options.database === undefined ? {} : { database: options.database }),
+        sqlEndpoint: () => sqlEndpoint,
+        gate: proxy,
+        logger,
+        region: options.region,
+        ...(options.pendingMillis === undefined ? {} : { pendingMillis: options.pendingMillis }),
+      })
+      return new ClusterNode(options, server, engine, proxy)
+    } catch (error) {
+      await proxy?.close()
+      await server.stop().catch(() => undefined)
+      throw error
+    }
+  }
+
+  get arn(): string {
+    return `arn:aws:rds:${this.#options.region}:000000000000:cluster:${this.clusterIdentifier}`
+  }
+
+  #emit(message: string, categories: string[] = ['backtrack']): void {
+    this.#options.onEvent({
+      SourceIdentifier: this.clusterIdentifier,
+      SourceType: 'db-cluster',
+      Message: message,
+      EventCategories: categories,
+      Date: new Date(),
+      SourceArn: this.arn,
+    })
+  }
+
+  /** Marks the cluster as being deleted: it describes itself as `deleting` and refuses backtracks. */
+  markDeleting(): void {
+    this.#deleting = true
+  }
+
+  async describeCluster(): Promise<DBCluster> {
+    const cluster = await this.engine.describeCluster()
+    return this.#deleting ? { ...cluster, Status: 'deleting' } : cluster
+  }
+
+  async backtrack(input: BacktrackInput): Promise<DBClusterBacktrack> {
+    if (this.#deleting) {
+      throw new BacktrackError(
+        'InvalidDBClusterStateFault',
+        `DBCluster ${this.clusterIdentifier} is not in the available state (it is deleting).`,
+      )
+    }
+    const record = await this.engine.backtrack(input)
+    const to = formatRdsTime(record.BacktrackTo)
+    this.#emit(`Backtrack to ${to} requested (backtrack ${record.BacktrackIdentifier}).`)
+    const watcher = this.engine
+      .waitForBacktrack(record.BacktrackIdentifier, {
+        pollMs: 20,
+        onProgress: (progress) => {
+          if (progress.Status === 'applying') this.#emit(`Backtrack to ${to} started.`)
+        },
+      })
+      .then(
+        () => this.#emit(`Backtrack to ${to} completed.`),
+        (error: Error) => this.#emit(`Backtrack to ${to} failed: ${error.message}`),
+      )
+      .finally(() => this.#watchers.delete(watcher))
+    this.#watchers.add(watcher)
+    return record
+  }
+
+  describeBacktracks(input?: DescribeBacktracksInput): Promise<BacktrackPage> {
+    return this.engine.describeBacktracks(input)
+  }
+
+  waitForBacktrack(backtrackIdentifier: string, options?: WaitOptions): Promise<DBClusterBacktrack> {
+    return this.engine.waitForBacktrack(backtrackIdentifier, options)
+  }
+
+  async modifyBacktrackWindow(seconds: number): Promise<DBCluster> {
+    const before = (await this.engine.describeCluster()).BacktrackWindow
+    const cluster = await this.engine.modifyBacktrackWindow(seconds)
+    if (before !== seconds) {
+      this.#emit(
+        seconds === 0
+          ? 'Backtrack was disabled (target Backtrack window 0); it cannot be enabled again.'
+          : `The target Backtrack window was modified to ${seconds} seconds. The actual Backtrack window is the same as the target Backtrack window.`,
+      )
+    }
+    return cluster
+  }
+
+  now(): Promise<Date> {
+    return this.engine.now()
+  }
+
+  mark(): Promise<Date> {
+    return this.engine.mark()
+  }
+
+  namedMark(name: string): Promise<Date> {
+    return this.engine.namedMark(name)
+  }
+
+  sqlEndpoint(): Promise<SqlEndpoint> {
+    return this.engine.sqlEndpoint()
+  }
+
+  /** Stops the SQL endpoint, the engine (after a running backtrack) and the server, in that order. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.engine.idle()
+      await Promise.all(this.#watchers)
+      await this.proxy.close()
+      await this.engine.close()
+      await this.server.stop()
+    })()
+    return this.#closing
+  }
+
+  /** As a kill -9 would leave it: the page log and the server are not shut down (tests). */
+  async crash(): Promise<void> {
+    await this.proxy.close()
+    await this.engine.crash()
+  }
+}

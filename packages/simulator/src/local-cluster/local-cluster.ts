@@ -1,0 +1,393 @@
+import { mkdirSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { BacktrackError, formatRdsTime, normalizeClusterIdentifier, type SqlEndpoint } from '@backtrack/core'
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import { buildRdsEndpoint } from '../rds-endpoint/rds-endpoint.js'
+import type { AccessKey } from '../rds-endpoint/sigv4.js'
+import { isDockerReachable } from '../server/container-server.js'
+import { SILENT_LOGGER } from '../server/mysql-server-handle.js'
+import type { ServerLogger } from '../server/mysql-server.js'
+import { findServerBinaries } from '../server/server-binaries.js'
+import type { SimulatorEngine } from '../simulator-engine.js'
+import { ClusterNode, connectHost, type LocalServerSource } from './cluster-node.js'
+import { readClusterState, runningClusterState, writeClusterState, type LocalClusterState } from './cluster-state.js'
+import { LocalClusterRegistry } from './local-cluster-registry.js'
+
+export interface LocalClusterOptions {
+  /** Holds everything: `cluster.json`, the server (`mysql/`), the page log (`cluster/`), created clusters. */
+  dataDir: string
+  /** Default `labstack-cluster` for a new cluster; a data dir that holds one keeps its identifier. */
+  clusterIdentifier?: string
+  /** Database created for users in a new cluster. Default `mylab`. */
+  database?: string
+  /** Address every endpoint binds. Default `127.0.0.1`. */
+  host?: string
+  /** Port of the SQL endpoint. Default: the one of the previous run when free, else any free port. */
+  sqlPort?: number
+  /** Port of the RDS endpoint. Default: the one of the previous run when free, else any free port. */
+  apiPort?: number
+  /** Backtrack window in seconds of a new cluster. Default 86400. */
+  backtrackWindow?: number
+  /** Where the server comes from. Default `auto`: `url` with a `mysqlUrl`, the previous run's, else a private
+   * server when local binaries exist, else a container. */
+  source?: 'auto' | LocalServerSource
+  mysqlUrl?: string
+  /** `$DBUSER` / `$DBPASS`; default `admin` and a generated password, kept in the data dir. */
+  appUser?: string
+  appPassword?: string
+  region?: string
+  /** Check SigV4 signatures against these keys; by default any credentials are accepted. */
+  verifySignatures?: { credentials: AccessKey[] }
+  logger?: ServerLogger
+  /** How long a backtrack stays `pending` before it applies (default 0). */
+  pendingMillis?: number
+}
+
+/** What `up --json` prints: how to reach a running local cluster. */
+export interface LocalClusterInfo {
+  clusterIdentifier: string
+  status: string
+  sql: { host: string; port: number; user: string; password: string; database?: string }
+  rdsEndpoint: string
+  region: string
+  dataDir: string
+}
+
+/** What `status` shows, answered by `GET /_backtrack/status`. */
+export interface LocalClusterStatus extends LocalClusterInfo {
+  backtrackWindow: number
+  earliestBacktrackTime?: string
+  changeRecords: number
+  captureLagMillis: number
+  pid: number
+  serverPid?: number
+  source: LocalServerSource
+  serverVersion: string
+  connections: { open: number; held: number }
+  clusters: { clusterIdentifier: string; status: string; sqlPort: number }[]
+}
+
+/** Control routes on the RDS endpoint's port for the `backtrack` CLI; not part of the RDS API. */
+export const CONTROL_ROUTES = { status: '/_backtrack/status', mark: '/_backtrack/mark' } as const
+
+async function resolveSource(options: LocalClusterOptions, previous: LocalClusterState | undefined) {
+  const asked = options.source ?? 'auto'
+  if (asked !== 'auto') return asked
+  if (options.mysqlUrl !== undefined) return 'url'
+  if (previous !== undefined) return previous.source
+  // A private server keeps its data in the cluster's data dir, so `up` can resume it; a container's storage goes
+  // with the container. So it comes first here, unlike `startMysqlServer`'s order.
+  if (!('rejected' in (await findServerBinaries()))) return 'private'
+  if ((await isDockerReachable()).reachable) return 'container'
+  return 'private' // fails with the install hint
+}
+
+function isAddressInUse(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException).code === 'EADDRINUSE'
+}
+
+/**
+ * A local cluster: what `backtrack up` runs. A simulated cluster (server, page log, SQL endpoint) and the
+ * RDS-compatible endpoint serving it and the clusters made with `CreateDBCluster`. A data dir that holds a cluster
+ * is resumed with its history, and a server a killed process left running is adopted.
+ *
+ * @example
+ * await using cluster = await startLocalCluster({ dataDir: '/tmp/lab' })
+ * // mysql -h127.0.0.1 -P<cluster.info().sql.port> ...; aws rds ... --endpoint-url <cluster.info().rdsEndpoint>
+ */
+export async function startLocalCluster(options: LocalClusterOptions): Promise<StartedLocalCluster> {
+  const dataDir = resolve(options.dataDir)
+  const logger = options.logger ?? SILENT_LOGGER
+  mkdirSync(dataDir, { recursive: true })
+  const running = runningClusterState(dataDir)
+  if (running !== undefined) {
+    throw new BacktrackError(
+      'InvalidDBClusterStateFault',
+      `DBCluster ${running.clusterIdentifier} is already running on ${dataDir} (pid ${running.pid}); ` +
+        `use it, or stop it with \`pnpm backtrack down --data-dir ${dataDir}\``,
+    )
+  }
+  const previous = readClusterState(dataDir)
+  if (previous !== undefined && previous.status !== 'stopped') {
+    logger.warn(`the previous cluster process (pid ${previous.pid}) did not stop cleanly; recovering`)
+  }
+  const host = options.host ?? previous?.host ?? '127.0.0.1'
+  const region = options.region ?? previous?.region ?? 'us-east-1'
+  const source = await resolveSource(options, previous)
+  const identifier = normalizeClusterIdentifier(
+    options.clusterIdentifier ?? previous?.clusterIdentifier ?? 'labstack-cluster',
+  )
+  const database = options.database ?? previous?.database ?? 'mylab'
+  const backtrackWindow = options.backtrackWindow ?? previous?.backtrackWindow ?? 86_400
+  const baseState: LocalClusterState = {
+    clusterIdentifier: identifier,
+    status: 'starting',
+    pid: process.pid,
+    host,
+    region,
+    database,
+    backtrackWindow,
+    source,
+    dataDir,
+    startedAt: new Date().toISOString(),
+  }
+  writeClusterState(dataDir, {
+    ...baseState,
+    ...(previous?.sqlPort === undefined ? {} : { sqlPort: previous.sqlPort }),
+    ...(previous?.apiPort === undefined ? {} : { apiPort: previous.apiPort }),
+  })
+
+  const prefixed = (id: string): ServerLogger => ({
+    info: (message) => logger.info(`[${id}] ${message}`),
+    warn: (message) => logger.warn(`[${id}] ${message}`),
+  })
+  const registry = new LocalClusterRegistry({
+    dataDir,
+    host,
+    region,
+    logger: prefixed,
+    ...(options.pendingMillis === undefined ? {} : { pendingMillis: options.pendingMillis }),
+    onEvent: (event) => logger.info(`[${event.SourceIdentifier}] event: ${event.Message}`),
+  })
+  let app: FastifyInstance | undefined
+  try {
+    const startNode = (sqlPort: number | undefined) =>
+      ClusterNode.start({
+        identifier,
+        dataDir,
+        host,
+        ...(sqlPort === undefined ? {} : { sqlPort }),
+        backtrackWindow,
+        database,
+        source,
+        ...(options.mysqlUrl === undefined ? {} : { mysqlUrl: options.mysqlUrl }),
+        ...(options.appUser === undefined ? {} : { appUser: options.appUser }),
+        ...(options.appPassword === undefined ? {} : { appPassword: options.appPassword }),
+        region,
+        logger: prefixed(identifier),
+        ...(options.pendingMillis === undefined ? {} : { pendingMillis: options.pendingMillis }),
+        onEvent: (event) => registry.addEvent(event),
+      })
+    let node: ClusterNode
+    try {
+      node = await startNode(options.sqlPort ?? previous?.sqlPort)
+    } catch (error) {
+      if (!isAddressInUse(error) || options.sqlPort !== undefined || previous?.sqlPort === undefined) {
+        if (isAddressInUse(error)) {
+          throw new BacktrackError(
+            'InvalidParameterValue',
+            `SQL port ${options.sqlPort} on ${host} is already in use: choose another --sql-port or leave it unset`,
+            { cause: error },
+          )
+        }
+        throw error
+      }
+      logger.warn(`SQL port ${previous.sqlPort} of the previous run is taken; picking another`)
+      node = await startNode(undefined)
+    }
+    registry.addPrimary(node)
+    await registry.resumeCreated()
+
+    app = buildRdsEndpoint({
+      registry,
+      region,
+      ...(options.verifySignatures === undefined ? {} : { verifySignatures: options.verifySignatures }),
+    })
+    const cluster = new StartedLocalCluster({ dataDir, region, host, source, node, registry, app, baseState })
+    cluster.addControlRoutes()
+    let apiPort = options.apiPort ?? previous?.apiPort ?? 0
+    try {
+      await app.listen({ host, port: apiPort })
+    } catch (error) {
+      if (!isAddressInUse(error) || options.apiPort !== undefined || apiPort === 0) {
+        if (isAddressInUse(error)) {
+          throw new BacktrackError(
+            'InvalidParameterValue',
+            `API port ${apiPort} on ${host} is already in use: choose another --api-port or leave it unset`,
+            { cause: error },
+          )
+        }
+        throw error
+      }
+      logger.warn(`API port ${apiPort} of the previous run is taken; picking another`)
+      apiPort = 0
+      await app.listen({ host, port: 0 })
+    }
+    cluster.writeState('available')
+    const info = cluster.info()
+    logger.info(
+      `[${identifier}] available: SQL endpoint ${info.sql.host}:${info.sql.port} (database ${database}), ` +
+        `RDS endpoint ${info.rdsEndpoint}, data in ${dataDir}`,
+    )
+    return cluster
+  } catch (error) {
+    await app?.close().catch(() => undefined)
+    await registry.close().catch(() => undefined)
+    writeClusterState(dataDir, { ...baseState, status: 'stopped' })
+    throw error
+  }
+}
+
+interface StartedLocalClusterParts {
+  dataDir: string
+  region: string
+  host: string
+  source: LocalServerSource
+  node: ClusterNode
+  registry: LocalClusterRegistry
+  app: FastifyInstance
+  baseState: LocalClusterState
+}
+
+/** A running local cluster; `stop()` (or `await using`) shuts down the endpoints, the capture and the server. */
+export class StartedLocalCluster implements AsyncDisposable {
+  readonly dataDir: string
+  readonly region: string
+  readonly registry: LocalClusterRegistry
+  readonly #parts: StartedLocalClusterParts
+  #stopping: Promise<void> | undefined
+
+  constructor(parts: StartedLocalClusterParts) {
+    this.#parts = parts
+    this.dataDir = parts.dataDir
+    this.region = parts.region
+    this.registry = parts.registry
+  }
+
+  get clusterIdentifier(): string {
+    return this.#parts.node.clusterIdentifier
+  }
+
+  /** The startup cluster's engine. */
+  get engine(): SimulatorEngine {
+    return this.#parts.node.engine
+  }
+
+  get node(): ClusterNode {
+    return this.#parts.node
+  }
+
+  get rdsEndpoint(): string {
+    const address = this.#parts.app.server.address()
+    const port = typeof address === 'object' && address !== null ? address.port : 0
+    return `http://${connectHost(this.#parts.host)}:${port}`
+  }
+
+  get sql(): SqlEndpoint & { database: string } {
+    const { server, proxy } = this.#parts.node
+    return {
+      host: connectHost(this.#parts.host),
+      port: proxy.address.port,
+      user: server.app.user,
+      password: server.app.password,
+      database: this.#parts.baseState.database ?? 'mylab',
+    }
+  }
+
+  info(status = 'available'): LocalClusterInfo {
+    return {
+      clusterIdentifier: this.clusterIdentifier,
+      status,
+      sql: this.sql,
+      rdsEndpoint: this.rdsEndpoint,
+      region: this.region,
+      dataDir: this.dataDir,
+    }
+  }
+
+  async status(): Promise<LocalClusterStatus> {
+    const { node, registry, source } = this.#parts
+    const cluster = await node.describeCluster()
+    return {
+      ...this.info(cluster.Status),
+      backtrackWindow: cluster.BacktrackWindow,
+      ...(cluster.EarliestBacktrackTime === undefined
+        ? {}
+        : { earliestBacktrackTime: formatRdsTime(cluster.EarliestBacktrackTime) }),
+      changeRecords: cluster.BacktrackConsumedChangeRecords,
+      captureLagMillis: node.engine.capture.lagMillis(),
+      pid: process.pid,
+      ...(node.server.pid === undefined ? {} : { serverPid: node.server.pid }),
+      source,
+      serverVersion: node.server.version,
+      connections: { open: node.proxy.openConnections, held: node.proxy.heldConnections },
+      clusters: await Promise.all(
+        registry.list().map(async (member) => ({
+          clusterIdentifier: member.clusterIdentifier,
+          status: (await member.describeCluster()).Status,
+          sqlPort: member.proxy.address.port,
+        })),
+      ),
+    }
+  }
+
+  /** A time at which everything committed so far is captured: a backtrack to it restores exactly the current state. */
+  mark(name?: string): Promise<Date> {
+    return name === undefined ? this.#parts.node.mark() : this.#parts.node.namedMark(name)
+  }
+
+  /** @internal */
+  addControlRoutes(): void {
+    const { app } = this.#parts
+    const answer = async (reply: FastifyReply, work: () => Promise<unknown>) => {
+      try {
+        const body = await work()
+        return reply.code(200).header('content-type', 'application/json').send(JSON.stringify(body))
+      } catch (error) {
+        const code = BacktrackError.is(error) ? error.code : 'InternalFailure'
+        const status = BacktrackError.is(error) ? error.httpStatus : 500
+        return reply
+          .code(status)
+          .header('content-type', 'application/json')
+          .send(JSON.stringify({ error: { code, message: (error as Error).message } }))
+      }
+    }
+    app.get(CONTROL_ROUTES.status, (_request, reply) => answer(reply, () => this.status()))
+    app.post(CONTROL_ROUTES.mark, (request, reply) =>
+      answer(reply, async () => {
+        const name = (request.query as Record<string, string | undefined>).name
+        return { mark: (await this.mark(name === '' ? undefined : name)).toISOString() }
+      }),
+    )
+  }
+
+  /** @internal */
+  writeState(status: LocalClusterState['status']): void {
+    const { node, baseState, dataDir } = this.#parts
+    const info = this.info()
+    writeClusterState(dataDir, {
+      ...baseState,
+      status,
+      pid: process.pid,
+      ...(node.server.pid === undefined ? {} : { serverPid: node.server.pid }),
+      sqlPort: info.sql.port,
+      apiPort: Number(new URL(info.rdsEndpoint).port),
+      sql: info.sql,
+      rdsEndpoint: info.rdsEndpoint,
+    })
+  }
+
+  /** Stops the RDS endpoint, every cluster (after a running backtrack) and their servers. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      const { app, registry } = this.#parts
+      const ports = this.info()
+      await app.close()
+      try {
+        await registry.close()
+      } finally {
+        writeClusterState(this.dataDir, {
+          ...this.#parts.baseState,
+          status: 'stopped',
+          sqlPort: ports.sql.port,
+          apiPort: Number(new URL(ports.rdsEndpoint).port),
+        })
+      }
+    })()
+    return this.#stopping
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop()
+  }
+}
