@@ -370,8 +370,8 @@ export class SimulatorEngine implements BacktrackEngine {
       }
       if (Date.now() > deadline) {
         throw new BacktrackError(
-          'InternalFailure',
-          `Backtrack ${id} did not finish within ${options.timeoutMs} ms (it is ${record.Status}).`,
+          'ServiceUnavailable',
+          `Backtrack ${id} did not finish within ${options.timeoutMs} ms (it is ${record.Status}); it may still complete: check with describe-db-cluster-backtracks.`,
         )
       }
       if (options.signal?.aborted) throw options.signal.reason

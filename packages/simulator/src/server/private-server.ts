@@ -212,7 +212,13 @@ async function initializeDataDir(
       : [binaries.server, ['--no-defaults', '--initialize-insecure', `--datadir=${tmp}`, ...userArgs]]
   const started = Date.now()
   try {
-    await execFileAsync(command, args, { timeout: 300_000, maxBuffer: 16 * 1024 * 1024 })
+    // Parallel installs sharing /tmp collide on the bootstrap's temporary table files: give each its own.
+    await mkdir(`${tmp}.tmp`, { recursive: true })
+    await execFileAsync(command, args, {
+      timeout: 300_000,
+      maxBuffer: 16 * 1024 * 1024,
+      env: { ...process.env, TMPDIR: `${tmp}.tmp` },
+    }).finally(() => rm(`${tmp}.tmp`, { recursive: true, force: true }))
     await writeState(tmp, state)
     if (existsSync(dataDir)) await rmdir(dataDir)
     await rename(tmp, dataDir)
@@ -243,6 +249,8 @@ function serverArgs(binaries: ServerBinaries, dataDir: string, socketPath: strin
     '--default-time-zone=+00:00',
     '--max-binlog-size=256M',
     '--local-infile=ON',
+    // Its own temporary directory (beside the data dir: a folder inside it would show up as a database).
+    `--tmpdir=${dataDir}.tmp`,
   ]
   if (process.getuid?.() === 0) args.push('--user=root')
   if (binaries.flavor === 'mysql') {
@@ -540,6 +548,7 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
       (s) => s.size,
       () => 0,
     )
+    await mkdir(`${dataDir}.tmp`, { recursive: true })
     const child = spawn(binaries.server, serverArgs(binaries, dataDir, socketPath, port, state.serverId), {
       stdio: 'ignore',
       detached: options.detached ?? false,
