@@ -428,6 +428,28 @@ describe('binlog capture against a private MariaDB', () => {
     await expectSameTable(table, `${q(DB)}.${q('copy_deleted')}`)
   })
 
+  it('round-trips MariaDB data-type plugins (INET6, UUID, INET4) as raw bytes', async () => {
+    const table = `${q(DB)}.${q('fbt')}`
+    await admin.query(`CREATE TABLE ${table} (id INT PRIMARY KEY, a INET6, u UUID, b INET4)`)
+    const stream = await open(await currentEnd())
+    await admin.query(
+      `INSERT INTO ${table} VALUES (1, '2001:db8::ff00:42:8329', '123e4567-e89b-12d3-a456-426655440000', '192.168.0.1'),
+        (2, '::ffff:1.2.3.4', '00000000-0000-0000-0000-000000000001', '0.0.0.0'), (3, NULL, NULL, NULL)`,
+    )
+    const events = await collect(stream, (e) => e.type === 'xid')
+    await stream.close()
+    const write = events.find((e) => e.type === 'write-rows')
+    if (write?.type !== 'write-rows') throw new Error('no rows')
+    // They travel as BINARY(16)/BINARY(4): type STRING, binary charset.
+    expect(write.table.columns.slice(1).map((c) => [c.type, c.charsetId, c.kind])).toEqual([
+      [254, 63, 'string'],
+      [254, 63, 'string'],
+      [254, 63, 'string'],
+    ])
+    await loadCopy(write.table, 'fbt_copy', write.rows)
+    await expectSameTable(table, `${q(DB)}.${q('fbt_copy')}`)
+  })
+
   it('handles tables without a primary key and with composite keys', async () => {
     await admin.query(`CREATE TABLE ${q(DB)}.nopk (a INT, b VARCHAR(10)) CHARACTER SET utf8mb4`)
     await admin.query(

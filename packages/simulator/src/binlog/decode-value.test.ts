@@ -386,6 +386,15 @@ describe('strings, ENUM and SET', () => {
     expect(decodeCell(column(T.STRING, (T.SET << 8) | 8), Buffer.alloc(8, 0xff)).text).toBe('18446744073709551615')
   })
 
+  it('puts back the 0x00 padding the binlog strips from BINARY(n)', () => {
+    const binary4 = column(T.STRING, (T.STRING << 8) | 4, { charsetId: 63 })
+    expect(decodeCell(binary4, Buffer.from([2, 0x61, 0x00]))).toEqual({ text: 'a\0\0\0', used: 3 })
+    expect(decodeCell(binary4, Buffer.from([0]))).toEqual({ text: '\0\0\0\0', used: 1 })
+    expect(decodeCell(binary4, Buffer.from([4, 1, 2, 3, 4])).used).toBe(5)
+    const char4 = column(T.STRING, (T.STRING << 8) | 4, { charsetId: 8 })
+    expect(decodeCell(char4, Buffer.from([1, 0x61]))).toEqual({ text: 'a', used: 2 })
+  })
+
   it('copies VARCHAR and BLOB bytes with 1- to 4-byte length prefixes', () => {
     expect(decodeCell(column(T.VARCHAR, 255), Buffer.from([2, 0, 0xff]))).toEqual({ text: '\0\ufffd', used: 3 })
     expect(decodeCell(column(T.VARCHAR, 1200), Buffer.from([1, 0, 0x5c]))).toEqual({ text: '\\', used: 3 })

@@ -469,6 +469,9 @@ export function columnDecoder(col: ColumnInfo): ColumnDecoder {
     case T.STRING: {
       const { realType: rt, length } = stringMeta(meta)
       if (rt === T.ENUM || rt === T.SET) return enumOrSet(rt, length)
+      // BINARY(n) (and MariaDB's INET4/INET6/UUID, which travel as BINARY): the binlog strips the trailing 0x00
+      // padding; put it back so the image is the stored value (a UUID/INET4 does not load from the short form).
+      if (col.charsetId === BINARY_CHARSET) return paddedBinary(length < 256 ? 1 : 2, length)
       return lengthPrefixed(length < 256 ? 1 : 2)
     }
     case T.ENUM:
@@ -498,6 +501,20 @@ export function columnDecoder(col: ColumnInfo): ColumnDecoder {
       )
     default:
       throw fault(`${where} has binlog column type ${type} (meta ${meta}), which backtrack cannot decode`)
+  }
+}
+
+const BINARY_CHARSET = 63
+
+function paddedBinary(prefix: number, length: number): ColumnDecoder {
+  return (buf, pos, w) => {
+    const size = prefix === 1 ? buf[pos]! : buf.readUInt16LE(pos)
+    const start = pos + prefix
+    const end = start + size
+    if (end > buf.length) throw fault('BINARY value runs past the end of the rows event')
+    if (size >= length) w.slice(buf, start, end)
+    else w.bytes(Buffer.concat([buf.subarray(start, end), Buffer.alloc(length - size)]))
+    return end
   }
 }
 
