@@ -542,6 +542,10 @@ describe('binlog capture against a private MariaDB', () => {
       again.flatMap((e) => (e.type === 'write-rows' ? e.rows.map((r) => readCells(r)[0]!.toString()) : [])),
     ).toEqual(['3'])
     expect(resumed.position).toEqual(again.at(-1)!.next)
+    // Positions never step back (a re-sent FORMAT_DESCRIPTION must not rewind them).
+    const positions = again.map((e) => e.next.position)
+    expect(positions).toEqual([...positions].sort((a, b) => a - b))
+    expect(positions[0]).toBe(xidAfterTwo.next.position)
   })
 
   it('stops with CaptureFault on compressed events (log_bin_compress)', async () => {

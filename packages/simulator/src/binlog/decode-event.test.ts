@@ -276,6 +276,14 @@ describe('BinlogDecoder on MySQL 8.0 events', () => {
     })
   })
 
+  it('keeps the start position when the server re-sends the FORMAT_DESCRIPTION of a file it resumes in', () => {
+    const decoder = new BinlogDecoder({ checksum: true })
+    decoder.decode(event(E.ROTATE, cat(u64(5000n), str('binlog.000002')), { timestamp: 0, flags: 0x20 }))
+    const format = decoder.decode(formatDescription('8.0.36')) // log_pos 126: its place at the file start
+    expect(format.next).toEqual({ file: 'binlog.000002', position: 5000 })
+    expect(decoder.decode(event(E.XID, u64(1n), { logPos: 5031 })).next.position).toBe(5031)
+  })
+
   it('reads events without checksums when the format description says NONE', () => {
     const decoder = new BinlogDecoder({ checksum: false })
     decoder.decode(formatDescription('8.0.36', false))

@@ -230,7 +230,11 @@ export class BinlogDecoder {
 
     // Position bookkeeping: log_pos is where the next event starts (0 or artificial: not a position).
     const artificial = (flags & LOG_EVENT_ARTIFICIAL_F) !== 0 || logPos === 0
-    if (!artificial && type !== EVENT_TYPE.ROTATE) this.position = { file: this.position.file, position: logPos }
+    // Within a file positions only grow: a FORMAT_DESCRIPTION re-sent when a dump starts mid-file carries the
+    // log_pos of its original place near the start, which must not move the position back.
+    if (!artificial && type !== EVENT_TYPE.ROTATE && logPos >= this.position.position) {
+      this.position = { file: this.position.file, position: logPos }
+    }
     const next = (): BinlogPosition => ({ file: this.position.file, position: this.position.position })
     const body = HEADER_LENGTH
 
