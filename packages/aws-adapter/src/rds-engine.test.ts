@@ -532,6 +532,44 @@ describe('the SQL side', () => {
     expect(sql.closed).toBe(1)
   })
 
+  describe('mark() on a local simulator endpoint', () => {
+    const MARK_ROUTE = 'POST /_backtrack/mark'
+
+    it("takes the local cluster's exact mark for its own cluster, without the server clock", async () => {
+      aws.on(MARK_ROUTE, jsonResult({ mark: '2026-11-24T00:10:00.254Z' }))
+      const sql = fakeSql([])
+      const rds = engine({ connectSql: sql.connect, sql: { user: 'lab', password: 'pw' } })
+      expect((await rds.mark()).toISOString()).toBe('2026-11-24T00:10:00.254Z')
+      expect(aws.requests).toEqual([expect.objectContaining({ action: MARK_ROUTE, params: { cluster: CLUSTER_ID } })])
+      expect(sql.opened).toEqual([])
+    })
+
+    it("passes the control route's fault through, e.g. DBClusterNotFoundFault", async () => {
+      aws.on(
+        MARK_ROUTE,
+        jsonResult({ error: { code: 'DBClusterNotFoundFault', message: 'DBCluster x not found.' } }, 404),
+      )
+      const error = await rejection(engine({ connectSql: fakeSql([]).connect }).mark())
+      expect(error).toMatchObject({ code: 'DBClusterNotFoundFault', message: 'DBCluster x not found.' })
+    })
+
+    it('falls back to the server clock, asking once, when the loopback endpoint has no control route', async () => {
+      const sql = fakeSql(['2026-11-24T00:10:00.253499', '2026-11-24T00:10:00.300000'])
+      const rds = engine({ connectSql: sql.connect, sql: { user: 'lab', password: 'pw' } })
+      expect((await rds.mark()).toISOString()).toBe('2026-11-24T00:10:00.254Z')
+      expect((await rds.mark()).toISOString()).toBe('2026-11-24T00:10:00.300Z')
+      expect(actions().filter((action) => action === MARK_ROUTE)).toHaveLength(1)
+    })
+
+    it('never asks a non-loopback endpoint (real Aurora) for a mark', async () => {
+      aws.on(MARK_ROUTE, jsonResult({ mark: '2030-01-01T00:00:00.000Z' }))
+      const sql = fakeSql(['2026-11-24T00:10:00.253499'])
+      const rds = liveEngine({ connectSql: sql.connect, sql: { user: 'lab', password: 'pw' } })
+      expect((await rds.mark()).toISOString()).toBe('2026-11-24T00:10:00.254Z')
+      expect(actions()).not.toContain(MARK_ROUTE)
+    })
+  })
+
   it('reconnects once when the server dropped the connection (Aurora does during a backtrack)', async () => {
     const lost = Object.assign(new Error('Connection lost: The server closed the connection.'), {
       code: 'PROTOCOL_CONNECTION_LOST',

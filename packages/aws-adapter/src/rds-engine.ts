@@ -14,6 +14,7 @@ import {
   backtrackNotFound,
   BacktrackError,
   clusterNotFound,
+  isErrorCode,
   normalizeClusterIdentifier,
   validateBacktrackIdentifier,
   validateBacktrackWindow,
@@ -65,6 +66,9 @@ export interface RdsEngineConfig {
   /** Sees every raw SDK output, by operation name (parity recording, debugging). */
   onResponse?: (operation: string, output: object) => void
 }
+
+/** The local cluster's control route for exact marks (`CONTROL_ROUTES.mark` of `@backtrack/simulator`). */
+export const SIMULATOR_MARK_ROUTE = '/_backtrack/mark'
 
 const LOCAL_CREDENTIALS = { accessKeyId: 'backtrack-local', secretAccessKey: 'backtrack-local' }
 
@@ -123,6 +127,8 @@ export class RdsEngine implements BacktrackEngine, AsyncDisposable {
   #secretsClient: SecretsManagerClient | undefined
   readonly #ownsSecretsClient: boolean
   #sqlEndpoint: Promise<SqlEndpoint> | undefined
+  /** Whether the endpoint answers exact marks: undefined until asked. */
+  #simulatorMarks: boolean | undefined
 
   constructor(config: RdsEngineConfig) {
     this.clusterIdentifier = normalizeClusterIdentifier(config.clusterIdentifier)
@@ -222,8 +228,12 @@ export class RdsEngine implements BacktrackEngine, AsyncDisposable {
     return this.#serverClock.now()
   }
 
+  /**
+   * On a local simulator endpoint (loopback), the simulator's exact mark: it waits until its capture has stamped
+   * every commit so far, whose stamps may lie after the server clock. Elsewhere (real Aurora) the server clock.
+   */
   async mark(): Promise<Date> {
-    return this.#serverClock.mark()
+    return (await this.#simulatorMark()) ?? this.#serverClock.mark()
   }
 
   async sqlEndpoint(): Promise<SqlEndpoint> {
@@ -283,6 +293,42 @@ export class RdsEngine implements BacktrackEngine, AsyncDisposable {
     if (provider === undefined) return effectiveEndpointUrl(undefined)
     const { protocol, hostname, port } = await provider()
     return `${protocol}//${hostname.includes(':') ? `[${hostname}]` : hostname}${port === undefined ? '' : `:${port}`}`
+  }
+
+  /** The local cluster's exact mark (`POST /_backtrack/mark?cluster=<id>`), or undefined when there is none. */
+  async #simulatorMark(): Promise<Date | undefined> {
+    if (this.#simulatorMarks === false) return undefined
+    const endpoint = await this.#endpointUrl()
+    if (!isLoopbackEndpoint(endpoint)) return undefined
+    const url = new URL(SIMULATOR_MARK_ROUTE, endpoint)
+    url.searchParams.set('cluster', this.clusterIdentifier)
+    let response: Response
+    try {
+      response = await fetch(url, { method: 'POST', signal: AbortSignal.timeout(60_000) })
+    } catch (error) {
+      throw new BacktrackError('ServiceUnavailable', `The local RDS endpoint ${url.origin} cannot be reached.`, {
+        cause: error,
+      })
+    }
+    const body = (await response.json().catch(() => undefined)) as
+      { mark?: unknown; error?: { code?: unknown; message?: unknown } } | undefined
+    if (response.ok && typeof body?.mark === 'string' && !Number.isNaN(Date.parse(body.mark))) {
+      this.#simulatorMarks = true
+      return new Date(body.mark)
+    }
+    const error = body?.error
+    if (typeof error === 'object' && error !== null && typeof error.code === 'string') {
+      throw new BacktrackError(
+        isErrorCode(error.code) ? error.code : 'InternalFailure',
+        typeof error.message === 'string' ? error.message : `${error.code} from ${url.href}`,
+      )
+    }
+    if (this.#simulatorMarks === undefined) {
+      // A loopback RDS endpoint without the local cluster's control routes: use the server clock from now on.
+      this.#simulatorMarks = false
+      return undefined
+    }
+    throw new BacktrackError('InternalFailure', `HTTP ${response.status} from ${url.href}, expected a mark.`)
   }
 
   async #assertLiveConfirmed(): Promise<void> {

@@ -18,7 +18,7 @@ export interface CannedResponse {
 }
 
 export interface RecordedRequest {
-  /** `Action` for RDS, the `X-Amz-Target` operation for JSON services. */
+  /** `Action` for RDS, the `X-Amz-Target` operation for JSON services, `<METHOD> <path>` for other paths. */
   action: string
   params: Record<string, string>
   host: string
@@ -88,6 +88,11 @@ async function readRequest(request: IncomingMessage): Promise<RecordedRequest> {
   for await (const chunk of request) body += String(chunk)
   const target = request.headers['x-amz-target']
   const host = request.headers.host ?? ''
+  const url = new URL(request.url ?? '/', 'http://fake')
+  if (url.pathname !== '/') {
+    // Not an AWS API call (e.g. the local cluster's control routes): `POST /_backtrack/mark`, query as params.
+    return { action: `${request.method ?? 'GET'} ${url.pathname}`, params: Object.fromEntries(url.searchParams), host }
+  }
   if (typeof target === 'string') {
     const params = JSON.parse(body || '{}') as Record<string, string>
     return { action: target.split('.').pop() ?? target, params, host }

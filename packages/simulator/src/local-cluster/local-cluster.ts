@@ -1,6 +1,12 @@
 import { mkdirSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { BacktrackError, formatRdsTime, normalizeClusterIdentifier, type SqlEndpoint } from '@backtrack/core'
+import {
+  BacktrackError,
+  clusterNotFound,
+  formatRdsTime,
+  normalizeClusterIdentifier,
+  type SqlEndpoint,
+} from '@backtrack/core'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { buildRdsEndpoint } from '../rds-endpoint/rds-endpoint.js'
 import type { AccessKey } from '../rds-endpoint/sigv4.js'
@@ -345,8 +351,13 @@ export class StartedLocalCluster implements AsyncDisposable {
     app.get(CONTROL_ROUTES.status, (_request, reply) => answer(reply, () => this.status()))
     app.post(CONTROL_ROUTES.mark, (request, reply) =>
       answer(reply, async () => {
-        const name = (request.query as Record<string, string | undefined>).name
-        return { mark: (await this.mark(name === '' ? undefined : name)).toISOString() }
+        const { name, cluster } = request.query as Record<string, string | undefined>
+        // `?cluster=<id>` marks that cluster of the endpoint (RdsEngine asks for the one it drives); default the primary.
+        const node =
+          cluster === undefined || cluster === '' ? this.#parts.node : this.registry.get(cluster.toLowerCase())
+        if (node === undefined) throw clusterNotFound(cluster!)
+        const at = name === undefined || name === '' ? await node.mark() : await node.namedMark(name)
+        return { mark: at.toISOString() }
       }),
     )
   }
