@@ -5,6 +5,13 @@ import { CliFailure } from './commands/local-cluster-cli.js'
 import { registerMark } from './commands/mark.js'
 import { registerStatus } from './commands/status.js'
 import { registerUp } from './commands/up.js'
+import { registerDiff } from './commands/diff.js'
+import { registerFind } from './commands/find.js'
+import { registerLab } from './commands/lab.js'
+import { registerList } from './commands/list.js'
+import { registerRun } from './commands/run.js'
+import { registerShow } from './commands/show.js'
+import { registerTo } from './commands/to.js'
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 
@@ -21,6 +28,13 @@ export function buildProgram(): Command {
   registerDown(program)
   registerStatus(program)
   registerMark(program)
+  registerLab(program)
+  registerTo(program)
+  registerList(program)
+  registerRun(program)
+  registerFind(program)
+  registerDiff(program)
+  registerShow(program)
   return program
 }
 

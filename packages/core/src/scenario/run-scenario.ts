@@ -185,50 +185,36 @@ class Run {
       useEarliestTimeOnPointInTimeUnavailable: step.useEarliest,
     })
     this.emit({ type: 'backtrack-requested', index, record })
-    const pollMs = this.#options.pollMs ?? (engine.kind === 'aws' ? 5_000 : 250)
-    let done = false
-    let lastCluster: ClusterStatus | undefined
-    let lastBacktrack: DBClusterBacktrack['Status'] = record.Status
-    const watchCluster = (async () => {
-      while (!done) {
-        const status = await engine.describeCluster().then(
-          (cluster) => cluster.Status,
-          () => undefined,
-        )
-        if (status !== undefined && status !== lastCluster && !done) {
-          lastCluster = status
-          this.emit({ type: 'backtrack-status', index, backtrackStatus: lastBacktrack, clusterStatus: status })
-        }
-        await sleep(pollMs)
-      }
-    })()
-    try {
-      const final = await engine.waitForBacktrack(record.BacktrackIdentifier, {
-        pollMs,
-        timeoutMs: this.#options.backtrackTimeoutMs ?? 15 * 60_000,
-        onProgress: (progress) => {
-          lastBacktrack = progress.Status
-          this.emit({
-            type: 'backtrack-status',
-            index,
-            backtrackStatus: progress.Status,
-            ...(lastCluster ? { clusterStatus: lastCluster } : {}),
-          })
-        },
-      })
-      this.backtracks.push(final)
-    } finally {
-      done = true
-      await watchCluster
-    }
-    // Completed is reported before the cluster is back to available on Aurora; wait for that too.
+    const pollMs = this.#options.pollMs ?? (engine.kind === 'aws' ? 5_000 : 100)
+    const deadline = Date.now() + (this.#options.backtrackTimeoutMs ?? 15 * 60_000)
+    // Poll both at a steady pace, as a person repeating describe-db-clusters would: Aurora reports `completed`
+    // before the cluster is `available` again, and the next step needs both.
+    let last = ''
     for (;;) {
-      const status = (await engine.describeCluster()).Status
-      if (status !== lastCluster) {
-        lastCluster = status
-        this.emit({ type: 'backtrack-status', index, backtrackStatus: lastBacktrack, clusterStatus: status })
+      const [current] = (await engine.describeBacktracks({ backtrackIdentifier: record.BacktrackIdentifier }))
+        .backtracks
+      const clusterStatus = (await engine.describeCluster()).Status
+      const backtrackStatus = current?.Status ?? record.Status
+      if (`${backtrackStatus}/${clusterStatus}` !== last) {
+        last = `${backtrackStatus}/${clusterStatus}`
+        this.emit({ type: 'backtrack-status', index, backtrackStatus, clusterStatus })
       }
-      if (status !== 'backtracking') break
+      if (backtrackStatus === 'failed') {
+        throw new BacktrackError(
+          'InternalFailure',
+          `backtrack ${record.BacktrackIdentifier} to ${step.toText} failed; the cluster is ${clusterStatus}.`,
+        )
+      }
+      if (backtrackStatus === 'completed' && clusterStatus !== 'backtracking') {
+        this.backtracks.push(current!)
+        return
+      }
+      if (Date.now() > deadline) {
+        throw new BacktrackError(
+          'ServiceUnavailable',
+          `backtrack ${record.BacktrackIdentifier} is still ${backtrackStatus} (cluster ${clusterStatus}); it may yet complete.`,
+        )
+      }
       await sleep(pollMs)
     }
   }
