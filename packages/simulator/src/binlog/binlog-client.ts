@@ -350,9 +350,10 @@ class LiveBinlogStream implements BinlogStream {
           continue
         case 'gtid-list':
           this.gtidList = item.gtids
-          continue
+          // Consumers track positions: tell them this one moved (a wait for the server's position needs it).
+          return { done: false, value: { type: 'heartbeat', timestamp: item.timestamp, next: item.next } }
         case 'ignored':
-          continue
+          return { done: false, value: { type: 'heartbeat', timestamp: item.timestamp, next: item.next } }
         default:
           return { done: false, value: item }
       }
