@@ -98,6 +98,21 @@ describe('SimulatorEngine over a private MariaDB', () => {
     ])
   })
 
+  it('is available and writable as soon as waitForBacktrack says completed', async () => {
+    await sql('CREATE TABLE settled (id INT PRIMARY KEY)')
+    for (let round = 0; round < 5; round++) {
+      const to = await engine.mark()
+      await sql(`INSERT INTO settled VALUES (${round})`)
+      const record = await engine.backtrack({ backtrackTo: to })
+      await engine.waitForBacktrack(record.BacktrackIdentifier)
+      // Regression: 'completed' was recorded before read_only was lifted and the cluster was 'available' again.
+      expect((await engine.describeCluster()).Status).toBe('available')
+      await sql(`INSERT INTO settled VALUES (${100 + round})`)
+      const next = await engine.backtrack({ backtrackTo: to })
+      await engine.waitForBacktrack(next.BacktrackIdentifier)
+    }
+  })
+
   it('refuses future times, times before the window, and a second backtrack while one runs', async () => {
     const now = await engine.now()
     await expect(engine.backtrack({ backtrackTo: new Date(now.getTime() + 60_000) })).rejects.toSatisfy((error) =>

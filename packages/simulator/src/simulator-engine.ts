@@ -250,6 +250,8 @@ export class SimulatorEngine implements BacktrackEngine {
     let readOnly = false
     let paused = false
     let session: PoolConnection | undefined
+    let outcome: { stats: ApplyStats; applyMillis: number } | undefined
+    let failure: Error | undefined
     const started = performance.now()
     try {
       if (this.#options.pendingMillis) await sleep(this.#options.pendingMillis)
@@ -293,23 +295,41 @@ export class SimulatorEngine implements BacktrackEngine {
       })
       this.#log.flush()
       await this.#capture.resyncFromLog()
-      this.#saveRecord(Object.assign(record, { Status: 'completed' }))
-      this.#lastOutcome = { record: { ...record }, stats, applyMillis }
-      this.#options.logger?.info(
-        `backtrack ${record.BacktrackIdentifier} to ${formatRdsTime(record.BacktrackTo)} completed in ${Math.round(performance.now() - started)} ms (${JSON.stringify(stats)})`,
-      )
+      outcome = { stats, applyMillis }
     } catch (error) {
-      this.#saveRecord(Object.assign(record, { Status: 'failed' }))
-      this.#failures.set(record.BacktrackIdentifier, (error as Error).message)
-      this.#lastOutcome = { record: { ...record } }
-      this.#options.logger?.warn(`backtrack ${record.BacktrackIdentifier} failed: ${(error as Error).message}`)
+      failure = error as Error
     } finally {
       this.#capture.resume()
       // The executor's session settings (sql_log_bin = 0, ...) must not leak into other uses of the pool.
       session?.destroy()
       if (readOnly) await this.#admin.query('SET GLOBAL read_only = OFF').catch(() => undefined)
       if (paused) gate!.resume()
+    }
+    // Only now, with clients let back in and writable, in one step: the record's outcome and `available`.
+    try {
+      this.#finish(record, started, outcome, failure)
+    } finally {
       this.#status = 'available'
+    }
+  }
+
+  #finish(
+    record: DBClusterBacktrack,
+    started: number,
+    outcome: { stats: ApplyStats; applyMillis: number } | undefined,
+    failure: Error | undefined,
+  ): void {
+    if (outcome !== undefined) {
+      this.#saveRecord(Object.assign(record, { Status: 'completed' }))
+      this.#lastOutcome = { record: { ...record }, ...outcome }
+      this.#options.logger?.info(
+        `backtrack ${record.BacktrackIdentifier} to ${formatRdsTime(record.BacktrackTo)} completed in ${Math.round(performance.now() - started)} ms (${JSON.stringify(outcome.stats)})`,
+      )
+    } else {
+      this.#saveRecord(Object.assign(record, { Status: 'failed' }))
+      this.#failures.set(record.BacktrackIdentifier, failure?.message ?? 'unknown error')
+      this.#lastOutcome = { record: { ...record } }
+      this.#options.logger?.warn(`backtrack ${record.BacktrackIdentifier} failed: ${failure?.message}`)
     }
   }
 
