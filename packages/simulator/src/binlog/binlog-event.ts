@@ -103,7 +103,13 @@ export type BinlogEvent =
       /** MySQL 8: the commit time in microseconds since the epoch (immediate_commit_timestamp). */
       commitTimeMicros?: bigint
     })
-  | (EventBase & { type: 'query'; schema: string; sql: string })
+  | (EventBase & {
+      type: 'query'
+      schema: string
+      sql: string
+      /** The statement's character_set_client (collation id), when the status variables carry it. */
+      clientCharsetId?: number
+    })
   | (EventBase & { type: 'annotate'; sql: string })
   | (EventBase & { type: 'table-map'; table: TableMap })
   | (EventBase & { type: 'write-rows'; table: TableMap; rows: Buffer[] })

@@ -501,6 +501,22 @@ describe('binlog capture against a private MariaDB', () => {
     expect(gtid?.type === 'gtid' && /^0-1-\d+$/.test(gtid.gtid)).toBe(true)
   })
 
+  it('decodes statement text in the client character set (utf8mb4 and latin1)', async () => {
+    const mysql = await import('mysql2/promise')
+    const latin1 = await mysql.createConnection({ ...server, charset: 'LATIN1_SWEDISH_CI' })
+    const stream = await open(await currentEnd())
+    await admin.query(`CREATE TABLE ${q(DB)}.${q('ütf8 ∑')} (id INT)`)
+    await latin1.query(`CREATE TABLE ${q(DB)}.${q('lätin1 é')} (id INT)`)
+    await latin1.end()
+    const events = await collect(stream, (e) => e.type === 'query' && e.sql.includes('tin1'))
+    await stream.close()
+    const queries = events.flatMap((e) => (e.type === 'query' ? [[e.sql, e.clientCharsetId]] : []))
+    expect(queries).toEqual([
+      [`CREATE TABLE ${q(DB)}.${q('ütf8 ∑')} (id INT)`, expect.any(Number)],
+      [`CREATE TABLE ${q(DB)}.${q('lätin1 é')} (id INT)`, 8],
+    ])
+  })
+
   it('ends a transaction on a non-transactional (MyISAM) table with a COMMIT query instead of an XID', async () => {
     await admin.query(`CREATE TABLE ${q(DB)}.isam (id INT PRIMARY KEY) ENGINE=MyISAM`)
     const stream = await open(await currentEnd())

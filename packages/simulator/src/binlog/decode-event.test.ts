@@ -284,6 +284,22 @@ describe('BinlogDecoder on MySQL 8.0 events', () => {
     expect(decoder.decode(event(E.XID, u64(1n), { logPos: 5031 })).next.position).toBe(5031)
   })
 
+  it('decodes statement text per character_set_client and refuses undecodable text', () => {
+    const decoder = new BinlogDecoder()
+    decoder.decode(formatDescription('10.11.19-MariaDB'))
+    const query = (charset: number, sql: Buffer) => {
+      const status = cat([0], u32(0), [1], u64(0n), [6], [3], str('std'), [4], u16(charset), u16(charset), u16(8))
+      return event(E.QUERY, cat(u32(1), u32(0), [1], u16(0), u16(status.length), status, str('d'), [0], sql))
+    }
+    expect(decoder.decode(query(8, Buffer.from('DROP TABLE `t\xe9\x80`', 'latin1')))).toMatchObject({
+      sql: 'DROP TABLE `té€`',
+      schema: 'd',
+      clientCharsetId: 8,
+    })
+    expect(decoder.decode(query(45, str('DROP TABLE `té`')))).toMatchObject({ sql: 'DROP TABLE `té`' })
+    expect(() => decoder.decode(query(28, Buffer.from([0x41, 0xa4, 0xa4])))).toThrowError(/utf8mb4 client/)
+  })
+
   it('reads events without checksums when the format description says NONE', () => {
     const decoder = new BinlogDecoder({ checksum: false })
     decoder.decode(formatDescription('8.0.36', false))

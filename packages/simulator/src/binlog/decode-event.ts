@@ -371,10 +371,15 @@ export class BinlogDecoder {
     const postHeader = this.#postHeaderLength(EVENT_TYPE.QUERY, 13)
     const schemaLength = raw[body + 8]!
     const statusLength = raw.readUInt16LE(body + 11)
-    const schemaAt = body + postHeader + statusLength
+    const statusAt = body + postHeader
+    const charsetId = clientCharset(raw, statusAt, statusAt + statusLength)
+    const schemaAt = statusAt + statusLength
+    // Schema names are stored in the system character set (UTF-8).
     const schema = raw.toString('utf8', schemaAt, schemaAt + schemaLength)
-    const sql = raw.toString('utf8', schemaAt + schemaLength + 1, end)
-    return { type: 'query', timestamp, next, schema, sql }
+    const sql = queryText(raw.subarray(schemaAt + schemaLength + 1, end), charsetId)
+    const event: DecodedEvent = { type: 'query', timestamp, next, schema, sql }
+    if (charsetId !== undefined) event.clientCharsetId = charsetId
+    return event
   }
 
   #mysqlGtid(
@@ -754,6 +759,77 @@ export class BinlogDecoder {
       if (error instanceof BacktrackError) throw error
       throw fault(`${eventName(type)} for ${where} could not be decoded: ${(error as Error).message}`)
     }
+  }
+}
+
+/** latin1 collation ids: the server's latin1 is Windows-1252. */
+const LATIN1_IDS = new Set([5, 8, 15, 31, 47, 48, 49, 94])
+const utf8Fatal = new TextDecoder('utf-8', { fatal: true })
+// MySQL's latin1 is Windows-1252: 0x80-0x9F are these characters (Node's TextDecoder gives C1 controls instead).
+const CP1252_HIGH =
+  '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f' +
+  '\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178'
+
+function cp1252(bytes: Buffer): string {
+  let text = ''
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!
+    text += b >= 0x80 && b < 0xa0 ? CP1252_HIGH[b - 0x80]! : String.fromCharCode(b)
+  }
+  return text
+}
+
+/**
+ * The statement's character_set_client from a QUERY event's status variables (Q_CHARSET_CODE), when it can be
+ * reached: the variables are walked in order, and a code this decoder does not know ends the walk.
+ */
+function clientCharset(raw: Buffer, p: number, end: number): number | undefined {
+  while (p < end) {
+    const code = raw[p++]!
+    switch (code) {
+      case 4: // Q_CHARSET_CODE: character_set_client, collation_connection, collation_server
+        return raw.readUInt16LE(p)
+      case 0: // Q_FLAGS2_CODE
+      case 3: // Q_AUTO_INCREMENT
+      case 10: // Q_MASTER_DATA_WRITTEN_CODE
+        p += 4
+        break
+      case 1: // Q_SQL_MODE_CODE
+      case 9: // Q_TABLE_MAP_FOR_UPDATE_CODE
+        p += 8
+        break
+      case 2: // Q_CATALOG_CODE: length, name, NUL
+        p += 1 + raw[p]! + 1
+        break
+      case 5: // Q_TIME_ZONE_CODE
+      case 6: // Q_CATALOG_NZ_CODE
+        p += 1 + raw[p]!
+        break
+      case 7: // Q_LC_TIME_NAMES_CODE
+      case 8: // Q_CHARSET_DATABASE_CODE
+        p += 2
+        break
+      case 11: // Q_INVOKER: user, host (each length-prefixed)
+        p += 1 + raw[p]!
+        p += 1 + raw[p]!
+        break
+      default:
+        return undefined
+    }
+  }
+  return undefined
+}
+
+/** SQL text in the client's character set: UTF-8 (checked) or latin1; anything else non-ASCII stops the capture. */
+function queryText(bytes: Buffer, charsetId: number | undefined): string {
+  if (charsetId !== undefined && LATIN1_IDS.has(charsetId)) return cp1252(bytes)
+  try {
+    return utf8Fatal.decode(bytes)
+  } catch {
+    throw fault(
+      `QUERY_EVENT text is not valid UTF-8 (character_set_client id ${charsetId ?? 'unknown'}): ` +
+        `backtrack reads statements sent in utf8mb4 or latin1; use a utf8mb4 client character set`,
+    )
   }
 }
 
