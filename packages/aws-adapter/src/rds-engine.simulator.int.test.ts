@@ -1,75 +1,45 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { BacktrackError, type BacktrackEngine } from '@backtrack/core'
+import { BacktrackError } from '@backtrack/core'
 import { runEngineConformance } from '@backtrack/core/testing'
-import {
-  buildRdsEndpoint,
-  SimulatorEngine,
-  startPrivateServer,
-  type ClusterRegistry,
-  type StartedMysqlServer,
-} from '@backtrack/simulator'
+import { CONTROL_ROUTES, startLocalCluster, type StartedLocalCluster } from '@backtrack/simulator'
 import { createConnection } from 'mysql2/promise'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { compareWithSnapshot, errorSnapshot } from './parity/index.js'
-import { createRdsEngine, type RdsEngine } from './rds-engine.js'
+import { createRdsEngine, SIMULATOR_MARK_ROUTE, type RdsEngine } from './rds-engine.js'
 import { privateServerUnavailable } from './test-support/private-mariadb.js'
 
-// RdsEngine over the simulator's RDS-compatible endpoint: the same engine code path as live Aurora, against a
-// SimulatorEngine on a private server, and the simulator's wire answers held to the Aurora parity snapshots.
+// RdsEngine over a local cluster's RDS-compatible endpoint (startLocalCluster: private server, page log, SQL proxy,
+// RDS endpoint, control routes): the same engine code path as live Aurora, the real SDK over HTTP, and the
+// simulator's wire answers held to the Aurora parity snapshots.
 const unavailable = await privateServerUnavailable()
 const skipReason = unavailable === undefined ? undefined : `no local server: ${unavailable}`
 const CLUSTER = 'labstack-cluster'
-const SETTLE_MS = 1_000
 
 interface Stack {
-  server: StartedMysqlServer
-  simulator: SimulatorEngine
-  endpoint: Awaited<ReturnType<typeof buildRdsEndpoint>>
-  url: string
-  dirs: string[]
+  cluster: StartedLocalCluster
+  dir: string
 }
 
 let stack: Promise<Stack> | undefined
 const responses = new Map<string, object>()
 const engines: RdsEngine[] = []
 
-function singleClusterRegistry(engine: BacktrackEngine): ClusterRegistry {
-  const refuse = (): never => {
-    throw new BacktrackError('UnsupportedOperation', 'This test endpoint serves one cluster.')
-  }
-  return {
-    get: (identifier) => (identifier === engine.clusterIdentifier ? engine : undefined),
-    list: () => [engine],
-    create: async () => refuse(),
-    delete: async () => refuse(),
-    events: () => [],
-  }
-}
-
 async function startStack(): Promise<Stack> {
-  const serverDir = await mkdtemp(join(tmpdir(), 'backtrack-aws-sim-server-'))
-  const logDir = await mkdtemp(join(tmpdir(), 'backtrack-aws-sim-log-'))
-  const server = await startPrivateServer({ dataDir: serverDir })
-  const simulator = await SimulatorEngine.start({
-    server,
-    dataDir: logDir,
-    clusterIdentifier: CLUSTER,
-    database: 'mylab',
-  })
-  const endpoint = buildRdsEndpoint({ registry: singleClusterRegistry(simulator) })
-  const url = await endpoint.listen({ port: 0, host: '127.0.0.1' })
-  return { server, simulator, endpoint, url, dirs: [serverDir, logDir] }
+  const dir = await mkdtemp(join(tmpdir(), 'backtrack-aws-local-cluster-'))
+  // Aurora keeps a request `pending` for seconds; a short wait lets DescribeDBClusters see `backtracking`.
+  const cluster = await startLocalCluster({ dataDir: dir, clusterIdentifier: CLUSTER, pendingMillis: 100 })
+  return { cluster, dir }
 }
 
 async function rdsEngine(clusterIdentifier = CLUSTER): Promise<RdsEngine> {
   stack ??= startStack()
-  const { url, simulator } = await stack
-  const { user, password } = await simulator.sqlEndpoint()
+  const { cluster } = await stack
+  const { user, password } = cluster.sql
   const engine = createRdsEngine({
     clusterIdentifier,
-    endpointUrl: url,
+    endpointUrl: cluster.rdsEndpoint,
     sql: { user, password },
     onResponse: (operation, output) => responses.set(operation, output),
   })
@@ -91,15 +61,13 @@ async function sql(statement: string): Promise<Record<string, unknown>[]> {
 afterAll(async () => {
   for (const engine of engines) await engine.close()
   if (stack === undefined) return
-  const { endpoint, simulator, server, dirs } = await stack
-  await endpoint.close()
-  await simulator.close()
-  await server.stop()
-  for (const dir of dirs) await rm(dir, { recursive: true, force: true })
+  const { cluster, dir } = await stack
+  await cluster.stop()
+  await rm(dir, { recursive: true, force: true })
 })
 
 describe.skipIf(skipReason !== undefined)(
-  `RdsEngine over the simulator's RDS endpoint${skipReason ? ` (skipped: ${skipReason})` : ''}`,
+  `RdsEngine over a local cluster's RDS endpoint${skipReason ? ` (skipped: ${skipReason})` : ''}`,
   () => {
     let engine: RdsEngine
 
@@ -115,9 +83,6 @@ describe.skipIf(skipReason !== undefined)(
 
     it('rewinds rows end to end: mark, write, backtrack, wait, rows gone', async () => {
       await sql('CREATE TABLE IF NOT EXISTS mylab.probe (id INT PRIMARY KEY)')
-      // Settle before the mark: see the skipped test below. The live test keeps the same distance (Aurora's
-      // consistent times are about a second apart).
-      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
       const before = await engine.mark()
       await sql('INSERT INTO mylab.probe VALUES (1), (2), (3)')
       const started = await engine.backtrack({ backtrackTo: before })
@@ -132,18 +97,38 @@ describe.skipIf(skipReason !== undefined)(
       expect(await sql('SELECT COUNT(*) AS n FROM mylab.probe')).toEqual([{ n: 0 }])
     })
 
-    // Known simulator gap (reported, not ours to fix): the capture stamps a commit when it reads the event, up to
-    // ~100 ms after the server acknowledged it, so a mark read from the server's clock right after the commit
-    // falls before the stamp and a backtrack to it undoes the commit (5 of 5 runs, 2026-11-24). SimulatorEngine's
-    // own mark() waits for the capture, so only RdsEngine over the endpoint shows it. Enable once stamps never
-    // exceed the server's clock at acknowledgement (DESIGN.md, "Hazards: Time").
-    it.skip('keeps a commit acknowledged just before mark() (skipped: simulator stamps commits after the server clock)', async () => {
+    // Was skipped as a simulator gap: the capture stamps a MariaDB commit when it reads the event (binlog headers
+    // have whole seconds), so a mark read from the server clock right after a commit could fall before the stamp
+    // and a backtrack to it undid the commit (5 of 5 runs). On a loopback endpoint mark() now takes the local
+    // cluster's exact mark (POST /_backtrack/mark?cluster=<id>), which waits for the capture.
+    it('keeps a commit acknowledged just before mark()', async () => {
       await sql('CREATE TABLE IF NOT EXISTS mylab.edge (id INT PRIMARY KEY)')
-      await sql('INSERT INTO mylab.edge VALUES (1)')
-      const mark = await engine.mark()
-      const started = await engine.backtrack({ backtrackTo: mark })
-      await engine.waitForBacktrack(started.BacktrackIdentifier, { pollMs: 50 })
-      expect(await sql('SELECT COUNT(*) AS n FROM mylab.edge')).toEqual([{ n: 1 }])
+      for (let i = 1; i <= 5; i++) {
+        await sql(`INSERT INTO mylab.edge VALUES (${i})`)
+        const mark = await engine.mark()
+        const started = await engine.backtrack({ backtrackTo: mark })
+        await engine.waitForBacktrack(started.BacktrackIdentifier, { pollMs: 50 })
+        expect(await sql('SELECT COUNT(*) AS n FROM mylab.edge')).toEqual([{ n: i }])
+      }
+    })
+
+    it("marks through the control route for the engine's own cluster, which names an unknown one", async () => {
+      expect(SIMULATOR_MARK_ROUTE).toBe(CONTROL_ROUTES.mark)
+      const { cluster } = await stack!
+      const ask = (id: string) =>
+        fetch(`${cluster.rdsEndpoint}${CONTROL_ROUTES.mark}?cluster=${id}`, { method: 'POST' }).then(
+          async (response) => ({ status: response.status, body: (await response.json()) as Record<string, unknown> }),
+        )
+      const own = await ask('LabStack-Cluster')
+      expect(own.status).toBe(200)
+      expect(Date.parse(String(own.body['mark']))).toBeGreaterThan(0)
+      expect(await ask('no-such-cluster')).toMatchObject({
+        status: 404,
+        body: { error: { code: 'DBClusterNotFoundFault', message: 'DBCluster no-such-cluster not found.' } },
+      })
+      await expect((await rdsEngine('no-such-cluster')).mark()).rejects.toSatisfy((error) =>
+        BacktrackError.is(error, 'DBClusterNotFoundFault'),
+      )
     })
 
     it('answers like Aurora on the wire (parity snapshots)', async () => {
@@ -160,7 +145,7 @@ describe.skipIf(skipReason !== undefined)(
 )
 
 runEngineConformance(
-  "aws adapter over the simulator's RDS endpoint",
-  async () => ({ engine: await rdsEngine(), sql }),
+  "RdsEngine over the local cluster's RDS endpoint",
+  async () => ({ engine: await rdsEngine(), sql, makeMissingCluster: (id) => rdsEngine(id) }),
   skipReason === undefined ? {} : { skipReason },
 )
