@@ -33,6 +33,8 @@ export interface ConformanceOptions {
   eventuallyMs?: number
   /** Transactions in the back-and-forth test (one row each). Default 20. */
   oracleTransactions?: number
+  /** Random rewinds in the back-and-forth test, before its fixed back, forth, back, forth. Default 5. */
+  oracleRewinds?: number
   /** Seed of the back-and-forth test's rewind order. Default: a new one each run, printed on failure. */
   seed?: number
 }
@@ -90,6 +92,7 @@ export function runEngineConformance(
   const eventuallyMs = options.eventuallyMs ?? 10_000
   const spacing = options.markSpacingMs ?? 0
   const oracleSize = options.oracleTransactions ?? 20
+  const oracleRewinds = options.oracleRewinds ?? 5
   const seed = options.seed ?? Math.floor(Math.random() * 1e9)
 
   let context: ConformanceContext | undefined
@@ -237,7 +240,7 @@ export function runEngineConformance(
           marks.push(await mark())
         }
         const next = random(seed)
-        const picks = Array.from({ length: 5 }, () => 1 + Math.floor(next() * oracleSize))
+        const picks = Array.from({ length: oracleRewinds }, () => 1 + Math.floor(next() * oracleSize))
         // Back, forth, back again, and finally forward to the last transaction: nothing undone is lost.
         for (const i of [...picks, 1, oracleSize, Math.ceil(oracleSize / 2), oracleSize]) {
           await rewind(marks[i - 1]!)
