@@ -1,21 +1,24 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import type { RowDataPacket } from 'mysql2/promise'
+import mysql, { type RowDataPacket } from 'mysql2/promise'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { BinlogPosition } from './binlog-event.js'
 import { openBinlogStream } from './binlog-client.js'
 import { BinlogDecoder } from './decode-event.js'
-import { startTestServer, type TestServer } from './test-server.js'
+import { startPrivateServer } from '../server/private-server.js'
+import type { StartedMysqlServer } from '../server/mysql-server.js'
+import { tempDir } from '../testing/temp-dir.js'
 
 const ROWS = 200_000
 
-let server: TestServer
+const dir = tempDir('bt-throughput-')
+let server: StartedMysqlServer
 let from: BinlogPosition
 let to: BinlogPosition
 
 beforeAll(async () => {
-  server = await startTestServer()
-  const c = await server.connect()
+  server = await startPrivateServer({ dataDir: path.join(dir.path, 'mysql') })
+  const c = await mysql.createConnection({ ...server.connectionOptions('admin'), multipleStatements: true })
   // sysbench's sbtest shape: ~230-byte rows.
   await c.query(`CREATE DATABASE sb; CREATE TABLE sb.sbtest1 (
     id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, k INT NOT NULL DEFAULT 0,
@@ -38,12 +41,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop()
+  dir[Symbol.dispose]()
 })
 
 it(`decodes a ${ROWS}-row sysbench-shaped insert from the live stream`, async () => {
   // The first read follows the insert while the server is still busy; the later ones show the steady state.
   for (let run = 0; run < 3; run++) {
-    const stream = await openBinlogStream({ ...server, serverId: 77 + run, from })
+    const stream = await openBinlogStream({ ...server.connectionOptions('admin'), serverId: 77 + run, from })
     let rows = 0
     let bytes = 0
     const t0 = performance.now()
@@ -68,7 +72,7 @@ it(`decodes a ${ROWS}-row sysbench-shaped insert from the live stream`, async ()
 })
 
 it(`decodes the same binlog file offline (pure decode cost)`, async () => {
-  const file = await readFile(path.join(server.dataDir, from.file))
+  const file = await readFile(path.join(server.dataDir!, from.file))
   let best = Infinity
   let rows = 0
   for (let run = 0; run < 3; run++) {
