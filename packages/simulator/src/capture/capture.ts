@@ -44,7 +44,7 @@ interface OpenTxn {
 }
 
 const SCRATCH_PREFIX = '__bt_scratch_'
-const FLUSH_EVERY_MS = 50
+const FLUSH_EVERY_MS = 200
 const FLUSH_EVERY_CHANGES = 50_000
 const PRUNE_EVERY_MS = 10_000
 const MAX_RECONNECTS = 30
@@ -727,6 +727,19 @@ export class Capture {
         await this.#shadow.replay(sql, schema)
         const schemaAfter = await this.#shadow.describe(target.db, target.name)
         const lsn = this.#txnLsn()
+        if (keepsRows(table.schema, schemaAfter)) {
+          // Indexes, constraints or table options only: the rows stay as they are, the definition changes.
+          log.alterSchema(table.id, lsn, schemaAfter)
+          if (target.db !== db || target.name !== name) log.renameTable(table.id, lsn, target.db, target.name)
+          this.#catalog.delete(tableKey(db, name))
+          this.#catalog.set(tableKey(target.db, target.name), {
+            ...table,
+            database: target.db,
+            name: target.name,
+            schema: schemaAfter,
+          })
+          return true
+        }
         log.dropTable(table.id, lsn)
         this.#catalog.delete(tableKey(db, name))
         const id = this.#newIncarnation(target.db, target.name, schemaAfter, lsn)
@@ -849,6 +862,23 @@ export async function serverBinlogPosition(connection: Connection): Promise<Binl
 function databaseOptions(sql: string): string {
   const match = /\b(DEFAULT\s+)?(CHARACTER\s+SET|CHARSET|COLLATE)\b[\s\S]*$/i.exec(sql)
   return match === null ? '' : ` ${match[0]}`
+}
+
+/** The column definitions of a `SHOW CREATE TABLE` text (its lines that start with a quoted name). */
+function columnLines(createSql: string): string[] {
+  return createSql.split('\n').filter((line) => /^\s+`/.test(line))
+}
+
+/** Whether an ALTER from `before` to `after` leaves every stored row unchanged. */
+export function keepsRows(before: TableSchema, after: TableSchema): boolean {
+  const a = columnLines(before.createSql)
+  const b = columnLines(after.createSql)
+  return (
+    a.length > 0 &&
+    a.length === b.length &&
+    a.every((line, i) => line.replace(/,$/, '') === b[i]!.replace(/,$/, '')) &&
+    before.keyColumns.join() === after.keyColumns.join()
+  )
 }
 
 /** For tables without a key the log keeps each distinct row once, with how many times it occurs. */

@@ -67,6 +67,7 @@ export class BacktrackExecutor {
     const dbsTo = log.databasesIn(to)
     const tablesFrom = new Map(log.tablesIn(from).map((table) => [table.id, table]))
     const tablesTo = new Map(log.tablesIn(to).map((table) => [table.id, table]))
+    const rebuilt = new Set<number>()
 
     for (const [db, createSql] of dbsTo) {
       if (dbsFrom.has(db)) continue
@@ -97,14 +98,20 @@ export class BacktrackExecutor {
       stats.tablesRenamed++
     }
     for (const [id, table] of tablesTo) {
-      if (tablesFrom.has(id)) continue
+      const before = tablesFrom.get(id)
+      // Alive in both but defined differently (an index or constraint added or dropped since): rebuild it.
+      const redefined =
+        before !== undefined &&
+        withTableName(before.schema.createSql, 'x') !== withTableName(table.schema.createSql, 'x')
+      if (before !== undefined && !redefined) continue
       stats.rowsRestored += await this.#rebuild(table, to)
+      if (redefined) rebuilt.add(id)
       stats.tablesCreated++
     }
     const changed = log.tablesChangedIn(diff)
     for (const [id] of changed) {
       const table = tablesTo.get(id)
-      if (table === undefined || !tablesFrom.has(id)) continue
+      if (table === undefined || !tablesFrom.has(id) || rebuilt.has(id)) continue
       if (table.schema.keyColumns.length === 0) {
         await sql.query(`DELETE FROM ${qualifiedName(table.database, table.name)}`)
         stats.rowsRestored += await this.#load(table, expandCounts(log.rowsIn(id, to), table.schema))
@@ -145,11 +152,13 @@ export class BacktrackExecutor {
     to: View,
   ): Promise<{ restored: number; deleted: number }> {
     const keyColumns = table.schema.keyColumns.map((index) => table.schema.columns[index]!)
-    const tuple = `(${keyColumns.map(keyExpression).join(', ')})`
-    const placeholder = `(${keyColumns.map(() => '?').join(', ')})`
+    // One key column: a plain IN list, which every server turns into index lookups.
+    const tuple =
+      keyColumns.length === 1 ? keyExpression(keyColumns[0]!) : `(${keyColumns.map(keyExpression).join(', ')})`
+    const placeholder = keyColumns.length === 1 ? '?' : `(${keyColumns.map(() => '?').join(', ')})`
     let deleted = 0
     const images: Buffer[] = []
-    let batch: Cell[][] = []
+    let batch: (Cell | string)[][] = []
     const flushDeletes = async () => {
       if (batch.length === 0) return
       const [result] = await this.#connection.query(
@@ -159,8 +168,14 @@ export class BacktrackExecutor {
       deleted += (result as { affectedRows: number }).affectedRows
       batch = []
     }
+    // Numbers and times go as text (a binary literal such as X'31' may be read as the number 49); strings,
+    // blobs and geometry as bytes, so they match the stored bytes exactly.
+    const asParam = (cell: Cell, i: number) =>
+      cell === null || !['number', 'temporal', 'bit', 'enum', 'set'].includes(keyColumns[i]!.kind)
+        ? cell
+        : cell.toString('latin1')
     for (const key of keys) {
-      batch.push(readCells(key))
+      batch.push(readCells(key).map(asParam))
       const image = this.#log.rowAt(table.id, key, to)
       if (image !== null) images.push(image)
       if (batch.length >= DELETE_BATCH) await flushDeletes()

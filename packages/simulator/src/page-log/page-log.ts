@@ -94,6 +94,12 @@ CREATE TABLE IF NOT EXISTS table_name (
   name TEXT NOT NULL,
   PRIMARY KEY (tbl, lsn)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS table_schema (
+  tbl INTEGER NOT NULL,
+  lsn INTEGER NOT NULL,
+  schema_json TEXT NOT NULL,
+  PRIMARY KEY (tbl, lsn)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS db_version (
   db TEXT NOT NULL,
   lsn INTEGER NOT NULL,
@@ -136,6 +142,8 @@ export class PageLog {
     this.#db.pragma('synchronous = NORMAL')
     this.#db.pragma('cache_size = -65536')
     this.#db.pragma('temp_store = MEMORY')
+    // Checkpoints copy the WAL back and fsync; fewer, larger ones keep them off the capture's path.
+    this.#db.pragma('wal_autocheckpoint = 20000')
     this.#db.exec(SCHEMA)
     this.#stmts = this.prepare()
     const last = this.#db.prepare('SELECT lsn, commit_us FROM txn ORDER BY lsn DESC LIMIT 1').get() as
@@ -171,6 +179,8 @@ export class PageLog {
       putDb: db.prepare('INSERT OR REPLACE INTO db_version (db, lsn, create_sql) VALUES (?, ?, ?)'),
       incarnations: db.prepare('SELECT id, created_lsn, dropped_lsn, schema_json FROM incarnation'),
       names: db.prepare('SELECT tbl, lsn, db, name FROM table_name ORDER BY tbl, lsn'),
+      putSchema: db.prepare('INSERT OR REPLACE INTO table_schema (tbl, lsn, schema_json) VALUES (?, ?, ?)'),
+      schemas: db.prepare('SELECT tbl, lsn, schema_json FROM table_schema ORDER BY tbl, lsn'),
       dbVersions: db.prepare('SELECT db, lsn, create_sql FROM db_version ORDER BY db, lsn'),
     }
   }
@@ -280,6 +290,11 @@ export class PageLog {
     this.#stmts.dropIncarnation.run(lsn, id)
   }
 
+  /** A definition change that keeps every row as it is (indexes, constraints, table options). */
+  alterSchema(id: number, lsn: number, schema: TableSchema): void {
+    this.#stmts.putSchema.run(id, lsn, JSON.stringify(schema))
+  }
+
   renameTable(id: number, lsn: number, db: string, name: string): void {
     this.#stmts.putName.run(id, lsn, db, name)
   }
@@ -363,6 +378,12 @@ export class PageLog {
       list.push(row)
       byTable.set(row.tbl, list)
     }
+    const schemas = new Map<number, { lsn: number; json: string }[]>()
+    for (const row of this.#stmts.schemas.all() as { tbl: number; lsn: number; schema_json: string }[]) {
+      const list = schemas.get(row.tbl) ?? []
+      list.push({ lsn: row.lsn, json: row.schema_json })
+      schemas.set(row.tbl, list)
+    }
     const inView = (lsn: number) => view === undefined || view.some((range) => lsn > range.lo && lsn <= range.hi)
     return (
       this.#stmts.incarnations.all() as {
@@ -380,7 +401,9 @@ export class PageLog {
         name: named.name,
         createdLsn: row.created_lsn,
         droppedLsn: row.dropped_lsn,
-        schema: JSON.parse(row.schema_json) as TableSchema,
+        schema: JSON.parse(
+          [...(schemas.get(row.id) ?? [])].reverse().find((version) => inView(version.lsn))?.json ?? row.schema_json,
+        ) as TableSchema,
       }
     })
   }
@@ -422,12 +445,21 @@ export class PageLog {
   /** Streams the rows of a table in `view` (key order), without holding them in memory. */
   *rowsIn(tbl: number, view: View): Generator<{ key: Buffer; image: Buffer }> {
     const condition = rangeCondition('lsn', view)
-    const statement = this.#db.prepare(
-      `SELECT key, image, max(lsn) FROM row_version WHERE tbl = ? AND ${condition.sql} GROUP BY key`,
-    )
-    for (const row of statement.iterate(tbl, ...condition.params) as Iterable<RowVersion>) {
-      if (row.image !== null) yield { key: row.key, image: row.image }
+    // Versions come in (key, lsn) order from the primary key; the last one of each key is its value. This is
+    // cheaper than GROUP BY with max(lsn), and most keys have a single version.
+    const statement = this.#db
+      .prepare(`SELECT key, image FROM row_version WHERE tbl = ? AND ${condition.sql} ORDER BY key, lsn`)
+      .raw()
+    let pendingKey: Buffer | undefined
+    let pendingImage: Buffer | null = null
+    for (const [key, image] of statement.iterate(tbl, ...condition.params) as Iterable<[Buffer, Buffer | null]>) {
+      if (pendingKey !== undefined && !pendingKey.equals(key) && pendingImage !== null) {
+        yield { key: pendingKey, image: pendingImage }
+      }
+      pendingKey = key
+      pendingImage = image
     }
+    if (pendingKey !== undefined && pendingImage !== null) yield { key: pendingKey, image: pendingImage }
   }
 
   /** Counts the rows of a table in `view`. */
@@ -442,7 +474,8 @@ export class PageLog {
     if (ranges.length === 0) return
     const condition = rangeCondition('lsn', ranges)
     const statement = this.#db
-      .prepare(`SELECT DISTINCT key FROM row_version WHERE ${condition.sql} AND tbl = ?`)
+      // Without the hint SQLite scans every version of the table through the primary key.
+      .prepare(`SELECT DISTINCT key FROM row_version INDEXED BY row_version_lsn WHERE ${condition.sql} AND tbl = ?`)
       .pluck()
     yield* statement.iterate(...condition.params, tbl) as Iterable<Buffer>
   }
@@ -527,6 +560,7 @@ export class PageLog {
       for (const id of dead) {
         deadRows += this.#db.prepare('DELETE FROM row_version WHERE tbl = ?').run(id).changes
         this.#db.prepare('DELETE FROM table_name WHERE tbl = ?').run(id)
+        this.#db.prepare('DELETE FROM table_schema WHERE tbl = ?').run(id)
         this.#db.prepare('DELETE FROM incarnation WHERE id = ?').run(id)
       }
       // Older rows move up to pruneLsn, which keeps the base transaction.
@@ -538,6 +572,12 @@ export class PageLog {
         )
         .run(pruneLsn, pruneLsn, pruneLsn)
       this.#db.prepare('DELETE FROM table_name WHERE lsn < ?').run(pruneLsn)
+      this.#db
+        .prepare(
+          'UPDATE table_schema SET lsn = ? WHERE lsn < ? AND NOT EXISTS (SELECT 1 FROM table_schema s2 WHERE s2.tbl = table_schema.tbl AND s2.lsn > table_schema.lsn AND s2.lsn <= ?)',
+        )
+        .run(pruneLsn, pruneLsn, pruneLsn)
+      this.#db.prepare('DELETE FROM table_schema WHERE lsn < ?').run(pruneLsn)
       this.#db
         .prepare(
           'UPDATE db_version SET lsn = ? WHERE lsn < ? AND NOT EXISTS (SELECT 1 FROM db_version d2 WHERE d2.db = db_version.db AND d2.lsn > db_version.lsn AND d2.lsn <= ?)',
