@@ -134,10 +134,16 @@ export class SimulatorEngine implements BacktrackEngine {
       windowSeconds: () => this.#window(),
       logger: this.#options.logger,
     })
-    // A request interrupted by a crash did not finish: say so.
+    // A request that a crash interrupted: one still pending changed nothing and failed; one that was applying
+    // may have left the server half rewound, so it is finished now, before any client is let in.
     for (const record of this.#records()) {
-      if (record.Status === 'pending' || record.Status === 'applying') {
-        this.#saveRecord({ ...record, Status: 'failed' })
+      if (record.Status === 'pending') this.#saveRecord({ ...record, Status: 'failed' })
+      if (record.Status === 'applying') {
+        this.#options.logger?.warn(
+          `backtrack ${record.BacktrackIdentifier} was interrupted while applying; finishing it`,
+        )
+        this.#status = 'backtracking'
+        await this.#apply(record, micros(record.BacktrackTo))
       }
     }
   }
@@ -241,7 +247,11 @@ export class SimulatorEngine implements BacktrackEngine {
     }
     this.#saveRecord(record)
     this.#status = 'backtracking'
-    this.#running = this.#apply(record, to)
+    this.#running = this.#apply(record, to).catch((error: unknown) => {
+      // Only a crashed (closed) engine gets here: its log is gone, and so is the request's outcome.
+      if (!this.#closed)
+        this.#options.logger?.warn(`backtrack ${record.BacktrackIdentifier}: ${(error as Error).message}`)
+    })
     return { ...record }
   }
 

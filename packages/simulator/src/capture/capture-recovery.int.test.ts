@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startPrivateServer } from '../server/private-server.js'
 import type { StartedMysqlServer } from '../server/mysql-server.js'
@@ -82,6 +83,34 @@ describe('capture crash recovery and concurrent writers', () => {
     record = await engine.backtrack({ backtrackTo: afterRestart })
     await engine.waitForBacktrack(record.BacktrackIdentifier)
     expect((await client.query('SELECT id FROM r ORDER BY id')).map((row) => row.id)).toEqual([1, 2, 3])
+    await client.end()
+    await engine.close()
+  })
+
+  it('finishes a backtrack that a crash interrupted while applying, before clients are let back', async () => {
+    const dataDir = join(dir.path, 'cluster-mid-apply')
+    let engine = await SimulatorEngine.start({ server, dataDir, database: 'midapply' })
+    const client = new SqlClient(server.connectionOptions('app', 'midapply'))
+    await client.query('CREATE TABLE big (id INT PRIMARY KEY, pad CHAR(200))')
+    for (let chunk = 0; chunk < 20; chunk++) {
+      const values = Array.from({ length: 5000 }, (_, i) => `(${chunk * 5000 + i}, REPEAT('x', 200))`)
+      await client.query(`INSERT INTO big VALUES ${values.join(',')}`)
+    }
+    const expected = await client.checksum('big')
+    const beforeDrop = await engine.mark()
+    await client.query('DROP TABLE big')
+    const record = await engine.backtrack({ backtrackTo: beforeDrop })
+    for (;;) {
+      const [current] = (await engine.describeBacktracks({ backtrackIdentifier: record.BacktrackIdentifier }))
+        .backtracks
+      if (current!.Status === 'applying') break
+      await sleep(1)
+    }
+    await engine.crash()
+    engine = await SimulatorEngine.start({ server, dataDir })
+    const [finished] = (await engine.describeBacktracks({ backtrackIdentifier: record.BacktrackIdentifier })).backtracks
+    expect(finished!.Status).toBe('completed')
+    expect(await client.checksum('big')).toBe(expected)
     await client.end()
     await engine.close()
   })
