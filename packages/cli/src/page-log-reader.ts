@@ -13,6 +13,12 @@ export function timeOfMicros(micros: number): string {
   return formatRdsTime(new Date(Math.floor(micros / 1000)))
 }
 
+/** A commit time with its microseconds, so it reads apart from the millisecond before it. */
+export function commitTimeOf(micros: number): string {
+  const iso = new Date(Math.floor(micros / 1000)).toISOString()
+  return `${iso.slice(0, -1)}${String(micros % 1000).padStart(3, '0')}Z`
+}
+
 function happened(lsn: number, view: View): boolean {
   return view.some((range) => lsn > range.lo && lsn <= range.hi)
 }

@@ -112,7 +112,13 @@ function liveTarget(options: TargetOptions): Target {
   }
 }
 
+// The SDK's advice to upgrade Node is noise in front of a local cluster.
+function quietSdk(): void {
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true'
+}
+
 function engineFor(state: Pick<LocalClusterState, 'clusterIdentifier' | 'region'>, url: string, sql: SqlEndpoint) {
+  quietSdk()
   return createRdsEngine({
     clusterIdentifier: state.clusterIdentifier,
     endpointUrl: url,

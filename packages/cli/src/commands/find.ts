@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import type { TxnRecord } from '@backtrack/simulator'
-import { PageLogReader, timeOfMicros } from '../page-log-reader.js'
+import { commitTimeOf, PageLogReader, timeOfMicros } from '../page-log-reader.js'
 import { localPageLog, usage, type TargetOptions } from '../target.js'
 import { resolveDataDir } from './local-cluster-cli.js'
 
@@ -86,7 +86,7 @@ export function registerFind(program: Command): void {
           const written = reader.tablesWrittenBy(txn, incarnations)
           if (tableName !== undefined) {
             const wrote = [...written.keys()].some((name) => name === tableName || name.split('.')[1] === tableName)
-            const ddlOnIt = txn.kind === 'ddl' && tablePattern!.test(` ${txn.sql ?? ''} `)
+            const ddlOnIt = txn.kind === 'ddl' && tablePattern!.test(` ${(txn.sql ?? '').replaceAll('`', '')} `)
             if (!wrote && !ddlOnIt) continue
           }
           const safeMs = Math.floor((txn.commitMicros - 1) / 1000)
@@ -94,13 +94,13 @@ export function registerFind(program: Command): void {
           const safeTo = safe === undefined ? null : timeOfMicros(safe * 1000)
           matches.push({
             lsn: txn.lsn,
-            time: timeOfMicros(txn.commitMicros),
+            time: commitTimeOf(txn.commitMicros),
             kind: txn.kind,
             sql: txn.sql,
             tables: Object.fromEntries(written),
             undone: !head.some((range) => txn.lsn > range.lo && txn.lsn <= range.hi),
             safeTo,
-            previous: before === undefined ? null : { lsn: before.lsn, time: timeOfMicros(before.commitMicros) },
+            previous: before === undefined ? null : { lsn: before.lsn, time: commitTimeOf(before.commitMicros) },
             command: safeTo === null ? null : `backtrack to ${safeTo} --data-dir ${dataDir} --wait`,
           })
         }

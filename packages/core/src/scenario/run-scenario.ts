@@ -262,9 +262,9 @@ class Run {
           (outcome) => show(firstCell(outcome)),
           (error: Error) => `error: ${error.message}`,
         )
-        expected = show(check.equals)
+        expected = `${check.sql} = ${show(check.equals)}`
         actual = got
-        ok = got === expected
+        ok = got === show(check.equals)
         break
       }
     }
