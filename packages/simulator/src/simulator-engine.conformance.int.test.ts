@@ -22,6 +22,10 @@ runEngineConformance(
       dataDir: join(dir.path, 'cluster'),
       database: 'mylab',
       pendingMillis: 100,
+    }).catch(async (error: unknown) => {
+      await server.stop()
+      dir[Symbol.dispose]()
+      throw error
     })
     return {
       engine,
