@@ -61,7 +61,7 @@ export class PageLogReader {
   readonly log: PageLog
 
   constructor(path: string) {
-    this.log = new PageLog(path)
+    this.log = new PageLog(path, { readonly: true })
   }
 
   close(): void {

@@ -136,15 +136,22 @@ export class PageLog {
   #changeRecords: number
   readonly #rowAtStatements = new Map<number, Database.Statement>()
 
-  constructor(path: string) {
-    this.#db = new Database(path)
-    this.#db.pragma('journal_mode = WAL')
-    this.#db.pragma('synchronous = NORMAL')
+  /**
+   * Opens (creating when needed) the log at `path`. `readonly` opens an existing log for reading while the
+   * cluster keeps writing it (find, diff, show): WAL readers see committed batches and never block the writer.
+   */
+  constructor(path: string, options: { readonly?: boolean } = {}) {
+    this.#db = new Database(path, { readonly: options.readonly === true, fileMustExist: options.readonly === true })
+    this.#db.pragma('busy_timeout = 5000')
     this.#db.pragma('cache_size = -65536')
-    this.#db.pragma('temp_store = MEMORY')
-    // Checkpoints copy the WAL back and fsync; fewer, larger ones keep them off the capture's path.
-    this.#db.pragma('wal_autocheckpoint = 20000')
-    this.#db.exec(SCHEMA)
+    if (!options.readonly) {
+      this.#db.pragma('journal_mode = WAL')
+      this.#db.pragma('synchronous = NORMAL')
+      this.#db.pragma('temp_store = MEMORY')
+      // Checkpoints copy the WAL back and fsync; fewer, larger ones keep them off the capture's path.
+      this.#db.pragma('wal_autocheckpoint = 20000')
+      this.#db.exec(SCHEMA)
+    }
     this.#stmts = this.prepare()
     const last = this.#db.prepare('SELECT lsn, commit_us FROM txn ORDER BY lsn DESC LIMIT 1').get() as
       { lsn: number; commit_us: number } | undefined
