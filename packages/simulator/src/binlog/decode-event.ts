@@ -585,8 +585,9 @@ export class BinlogDecoder {
     }
     switch (field) {
       case META.SIGNEDNESS:
+        // MariaDB gives YEAR (a Field_num) a bit too; MySQL does not.
         forEachFlagged(
-          (c) => isNumeric(c.type),
+          (c) => isNumeric(c.type) || (c.type === T.YEAR && this.flavor === 'mariadb'),
           (c, bit) => (c.unsigned = bit),
         )
         return
