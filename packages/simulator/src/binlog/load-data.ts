@@ -69,28 +69,34 @@ export function loadDataColumns(columns: readonly LoadColumn[]): { list: string;
 }
 
 /**
- * Streams row images (`RowWriter` encoding, one cell per column of `target.columns`) as LOAD DATA's text format:
- * tab-separated, newline-terminated, `\N` for NULL, and `\\`, `\t`, `\n`, `\0` escaped. Never holds more than one
- * 64 KiB chunk.
+ * Encodes row images (`RowWriter` encoding, one cell per column) as LOAD DATA's text format: tab-separated,
+ * newline-terminated, `\N` for NULL, and `\\`, `\t`, `\n`, `\0` escaped, into chunks of about 64 KiB.
  */
-export async function* loadDataLines(
-  rows: AsyncIterable<Buffer> | Iterable<Buffer>,
-  columnCount: number,
-): AsyncGenerator<Buffer> {
-  let out = Buffer.allocUnsafe(CHUNK)
-  let len = 0
-  for await (const row of rows) {
+class LineEncoder {
+  #out = Buffer.allocUnsafe(CHUNK)
+  #len = 0
+  readonly #columnCount: number
+
+  constructor(columnCount: number) {
+    this.#columnCount = columnCount
+  }
+
+  /** Adds a row; returns a full chunk when one is ready. */
+  push(row: Buffer): Buffer | undefined {
+    let ready: Buffer | undefined
     // Worst case: every byte escaped, plus separators and a varint's worth of slack.
-    const need = row.length * 2 + columnCount * 3 + 2
-    if (len + need > out.length) {
-      if (len > 0) {
-        yield out.subarray(0, len)
-        out = Buffer.allocUnsafe(Math.max(CHUNK, need))
-        len = 0
-      } else if (need > out.length) {
-        out = Buffer.allocUnsafe(need)
+    const need = row.length * 2 + this.#columnCount * 3 + 2
+    if (this.#len + need > this.#out.length) {
+      if (this.#len > 0) {
+        ready = this.#out.subarray(0, this.#len)
+        this.#out = Buffer.allocUnsafe(Math.max(CHUNK, need))
+        this.#len = 0
+      } else if (need > this.#out.length) {
+        this.#out = Buffer.allocUnsafe(need)
       }
     }
+    const out = this.#out
+    let len = this.#len
     let p = 0
     let cells = 0
     while (p < row.length) {
@@ -137,12 +143,47 @@ export async function* loadDataLines(
         }
       }
     }
-    if (cells !== columnCount) {
-      throw new Error(`loadRows: a row image has ${cells} cells but the table has ${columnCount} columns`)
+    if (cells !== this.#columnCount) {
+      throw new Error(`loadRows: a row image has ${cells} cells but the table has ${this.#columnCount} columns`)
     }
     out[len++] = NL
+    this.#len = len
+    return ready
   }
-  if (len > 0) yield out.subarray(0, len)
+
+  /** The last, partial chunk. */
+  finish(): Buffer | undefined {
+    return this.#len > 0 ? this.#out.subarray(0, this.#len) : undefined
+  }
+}
+
+/** LOAD DATA text of row images, in chunks; never holds more than one chunk. */
+export function* loadDataChunks(rows: Iterable<Buffer>, columnCount: number): Generator<Buffer> {
+  const encoder = new LineEncoder(columnCount)
+  for (const row of rows) {
+    const chunk = encoder.push(row)
+    if (chunk !== undefined) yield chunk
+  }
+  const last = encoder.finish()
+  if (last !== undefined) yield last
+}
+
+/** `loadDataChunks` for rows that arrive asynchronously. */
+export async function* loadDataLines(
+  rows: AsyncIterable<Buffer> | Iterable<Buffer>,
+  columnCount: number,
+): AsyncGenerator<Buffer> {
+  if (Symbol.iterator in rows) {
+    yield* loadDataChunks(rows, columnCount)
+    return
+  }
+  const encoder = new LineEncoder(columnCount)
+  for await (const row of rows) {
+    const chunk = encoder.push(row)
+    if (chunk !== undefined) yield chunk
+  }
+  const last = encoder.finish()
+  if (last !== undefined) yield last
 }
 
 /**
@@ -176,7 +217,13 @@ export async function loadRows(
     const [result] = await connection.query<ResultSetHeader>({
       sql,
       infileStreamFactory: () => {
-        const stream = Readable.from(loadDataLines(rows, target.columns.length), { objectMode: false })
+        // Synchronous rows (the page log) are encoded without a promise per row, and a deep buffer lets the
+        // encoding run ahead while the server is busy inserting.
+        const chunks =
+          Symbol.iterator in rows
+            ? loadDataChunks(rows as Iterable<Buffer>, target.columns.length)
+            : loadDataLines(rows, target.columns.length)
+        const stream = Readable.from(chunks, { objectMode: false, highWaterMark: 4 * 1024 * 1024 })
         stream.on('error', (error) => (streamError = error))
         return stream
       },
