@@ -1,6 +1,7 @@
 import type { Connection as CoreConnection } from 'mysql2'
 import type { Connection, RowDataPacket } from 'mysql2/promise'
 import type { ValueKind } from '../binlog/binlog-event.js'
+import { doubleText, float32Text } from '../binlog/decode-value.js'
 import type { ColumnMeta, ForeignKey, ReferentialAction, TableSchema } from '../page-log/page-log.js'
 import { qualifiedName, quoteIdent } from '../ddl/sql-tokens.js'
 import { RowWriter } from '../row-codec.js'
@@ -141,9 +142,16 @@ export async function* readTableRows(
     typeCast: (field: { buffer(): Buffer | null }) => field.buffer(),
   } as never)
   const stream = query.stream({ highWaterMark: 1000 } as never)
+  // The server prints floats its own way (1e300, 9.007199254740992e15); the binlog decoder's text is canonical.
+  const floatText = schema.columns.map((c) =>
+    c.dataType === 'float' ? float32Text : c.dataType === 'double' || c.dataType === 'real' ? doubleText : undefined,
+  )
   for await (const row of stream as AsyncIterable<(Buffer | null)[]>) {
     const writer = new RowWriter()
-    for (const cell of row) writer.cell(cell)
+    row.forEach((cell, i) => {
+      const text = floatText[i]
+      writer.cell(cell === null || text === undefined ? cell : Buffer.from(text(Number(cell.toString('latin1')))))
+    })
     yield writer.finish()
   }
 }

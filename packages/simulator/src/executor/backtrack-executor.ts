@@ -155,10 +155,12 @@ export class BacktrackExecutor {
     // One key column: a plain IN list, which every server turns into index lookups.
     const tuple =
       keyColumns.length === 1 ? keyExpression(keyColumns[0]!) : `(${keyColumns.map(keyExpression).join(', ')})`
-    const placeholder = keyColumns.length === 1 ? '?' : `(${keyColumns.map(() => '?').join(', ')})`
+    // A FLOAT's canonical text is the shortest that reads back as the same float, not as the same double.
+    const marks = keyColumns.map((column) => (column.dataType === 'float' ? 'CAST(? AS FLOAT)' : '?'))
+    const placeholder = keyColumns.length === 1 ? marks[0]! : `(${marks.join(', ')})`
     let deleted = 0
     const images: Buffer[] = []
-    let batch: (Cell | string)[][] = []
+    let batch: unknown[][] = []
     const flushDeletes = async () => {
       if (batch.length === 0) return
       const [result] = await this.#connection.query(
@@ -169,11 +171,15 @@ export class BacktrackExecutor {
       batch = []
     }
     // Numbers and times go as text (a binary literal such as X'31' may be read as the number 49); strings,
-    // blobs and geometry as bytes, so they match the stored bytes exactly.
-    const asParam = (cell: Cell, i: number) =>
-      cell === null || !['number', 'temporal', 'bit', 'enum', 'set'].includes(keyColumns[i]!.kind)
-        ? cell
-        : cell.toString('latin1')
+    // blobs and geometry as bytes, so they match the stored bytes exactly. Integers and decimals go inline: text
+    // would be compared with them as a double (2^64-1 = 2^64-2).
+    const asParam = (cell: Cell, i: number) => {
+      const { kind, dataType } = keyColumns[i]!
+      if (cell === null || !['number', 'temporal', 'bit', 'enum', 'set'].includes(kind)) return cell
+      const text = cell.toString('latin1')
+      const exact = kind !== 'temporal' && !['float', 'double', 'real', 'year'].includes(dataType)
+      return exact && /^-?\d+(\.\d+)?$/.test(text) ? { toSqlString: () => text } : text
+    }
     for (const key of keys) {
       batch.push(readCells(key).map(asParam))
       const image = this.#log.rowAt(table.id, key, to)
