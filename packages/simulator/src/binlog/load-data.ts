@@ -199,6 +199,21 @@ export async function loadRows(
   rows: AsyncIterable<Buffer> | Iterable<Buffer>,
   options: LoadOptions = {},
 ): Promise<LoadResult> {
+  // Synchronous rows (the page log) are encoded without a promise per row.
+  const chunks =
+    Symbol.iterator in rows
+      ? loadDataChunks(rows as Iterable<Buffer>, target.columns.length)
+      : loadDataLines(rows, target.columns.length)
+  return loadChunks(connection, target, chunks, options)
+}
+
+/** `loadRows` for rows already encoded as LOAD DATA text (`loadDataChunks`), e.g. by a worker thread. */
+export async function loadChunks(
+  connection: Pick<Connection, 'query'>,
+  target: LoadTarget,
+  chunks: AsyncIterable<Buffer> | Iterable<Buffer>,
+  options: LoadOptions = {},
+): Promise<LoadResult> {
   const { list, set } = loadDataColumns(target.columns)
   const table = target.database
     ? `${quoteIdent(target.database)}.${quoteIdent(target.table)}`
@@ -217,12 +232,7 @@ export async function loadRows(
     const [result] = await connection.query<ResultSetHeader>({
       sql,
       infileStreamFactory: () => {
-        // Synchronous rows (the page log) are encoded without a promise per row, and a deep buffer lets the
-        // encoding run ahead while the server is busy inserting.
-        const chunks =
-          Symbol.iterator in rows
-            ? loadDataChunks(rows as Iterable<Buffer>, target.columns.length)
-            : loadDataLines(rows, target.columns.length)
+        // A deep buffer lets the encoding run ahead while the server is busy inserting.
         const stream = Readable.from(chunks, { objectMode: false, highWaterMark: 4 * 1024 * 1024 })
         stream.on('error', (error) => (streamError = error))
         return stream

@@ -9,6 +9,7 @@ import type { Clock } from '../clock.js'
 import { parseDdl, rewriteDatabases, withTableName, type Ddl, type TableRef } from '../ddl/parse-ddl.js'
 import { qualifiedName, quoteIdent } from '../ddl/sql-tokens.js'
 import type { PageLog, TableIncarnation, TableSchema } from '../page-log/page-log.js'
+import { rowKey } from '../page-log/row-key.js'
 import { encodeCells, readCells, type Cell } from '../row-codec.js'
 import type { StartedMysqlServer } from '../server/mysql-server.js'
 import { comparePositions, formatPosition } from './binlog-position.js'
@@ -51,13 +52,6 @@ const MAX_RECONNECTS = 30
 
 /** `db`.`name` as a map key. */
 const tableKey = (db: string, name: string) => `${db}\u0000${name}`
-
-/** The key of a row image: its key columns, or the whole row for a table without a key. */
-export function rowKey(image: Buffer, schema: TableSchema): Buffer {
-  if (schema.keyColumns.length === 0) return image
-  const cells = readCells(image)
-  return encodeCells(schema.keyColumns.map((index) => cells[index] ?? null))
-}
 
 /**
  * Reads the server's row binlog as a replica and turns every committed transaction into page-log records:

@@ -4,8 +4,9 @@ import { expandCounts } from '../capture/capture.js'
 import { withTableName } from '../ddl/parse-ddl.js'
 import { qualifiedName, quoteIdent } from '../ddl/sql-tokens.js'
 import type { ColumnMeta, PageLog, TableIncarnation } from '../page-log/page-log.js'
+import { keyCells } from '../page-log/row-key.js'
 import { symmetricDifference, type View } from '../page-log/view.js'
-import { readCells, type Cell } from '../row-codec.js'
+import type { Cell } from '../row-codec.js'
 
 /** What a rewind did, for the record and the benchmarks. */
 export interface ApplyStats {
@@ -181,7 +182,7 @@ export class BacktrackExecutor {
       return exact && /^-?\d+(\.\d+)?$/.test(text) ? { toSqlString: () => text } : text
     }
     for (const key of keys) {
-      batch.push(readCells(key).map(asParam))
+      batch.push(keyCells(key).map(asParam))
       const image = this.#log.rowAt(table.id, key, to)
       if (image !== null) images.push(image)
       if (batch.length >= DELETE_BATCH) await flushDeletes()

@@ -135,12 +135,15 @@ export class PageLog {
   #backtracks: BacktrackEvent[]
   #changeRecords: number
   readonly #rowAtStatements = new Map<number, Database.Statement>()
+  /** The log's file. */
+  readonly path: string
 
   /**
    * Opens (creating when needed) the log at `path`. `readonly` opens an existing log for reading while the
    * cluster keeps writing it (find, diff, show): WAL readers see committed batches and never block the writer.
    */
   constructor(path: string, options: { readonly?: boolean } = {}) {
+    this.path = path
     this.#db = new Database(path, { readonly: options.readonly === true, fileMustExist: options.readonly === true })
     this.#db.pragma('busy_timeout = 5000')
     this.#db.pragma('cache_size = -65536')
@@ -437,7 +440,7 @@ export class PageLog {
 
   /** A key's image in `view` (null: no such row). */
   rowAt(tbl: number, key: Buffer, view: View): Buffer | null {
-    const condition = rangeCondition('lsn', view)
+    const condition = rangeCondition('+lsn', view)
     let statement = this.#rowAtStatements.get(view.length)
     if (statement === undefined) {
       statement = this.#db.prepare(
@@ -451,7 +454,9 @@ export class PageLog {
 
   /** Streams the rows of a table in `view` (key order), without holding them in memory. */
   *rowsIn(tbl: number, view: View): Generator<{ key: Buffer; image: Buffer }> {
-    const condition = rangeCondition('lsn', view)
+    // `+lsn` keeps SQLite off the LSN index: a view covers most LSNs, and that index would mean sorting every
+    // version of the table in a temporary B-tree instead of walking the primary key in order.
+    const condition = rangeCondition('+lsn', view)
     // Versions come in (key, lsn) order from the primary key; the last one of each key is its value. This is
     // cheaper than GROUP BY with max(lsn), and most keys have a single version.
     const statement = this.#db
