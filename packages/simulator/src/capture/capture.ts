@@ -803,7 +803,7 @@ export class Capture {
       await loadRows(
         admin,
         { database: SCRATCH_DB, table: old.name, columns: old.schema.columns },
-        expandCounts(this.#log.rowsIn(old.id, view), old.schema),
+        expandCounts(this.#log.imagesIn(old.id, view), old.schema),
       )
       await admin.query(rewriteDatabases(sql, () => SCRATCH_DB))
       await this.#putRows(id, schemaAfter, lsn, readTableRows(admin, SCRATCH_DB, newName, schemaAfter))

@@ -115,7 +115,7 @@ export class BacktrackExecutor {
       if (table === undefined || !tablesFrom.has(id) || rebuilt.has(id)) continue
       if (table.schema.keyColumns.length === 0) {
         await sql.query(`DELETE FROM ${qualifiedName(table.database, table.name)}`)
-        stats.rowsRestored += await this.#load(table, expandCounts(log.rowsIn(id, to), table.schema))
+        stats.rowsRestored += await this.#load(table, expandCounts(log.imagesIn(id, to), table.schema))
         continue
       }
       const { restored, deleted } = await this.#applyKeys(table, log.changedKeys(id, diff), to)
@@ -134,7 +134,7 @@ export class BacktrackExecutor {
     await this.#connection.query(`DROP TABLE IF EXISTS ${qualifiedName(table.database, table.name)}`)
     await this.#connection.query(`USE ${quoteIdent(table.database)}`)
     await this.#connection.query(withTableName(table.schema.createSql, table.name))
-    return this.#load(table, expandCounts(this.#log.rowsIn(table.id, view), table.schema))
+    return this.#load(table, expandCounts(this.#log.imagesIn(table.id, view), table.schema))
   }
 
   async #load(table: TableIncarnation, rows: Iterable<Buffer>): Promise<number> {

@@ -454,32 +454,49 @@ export class PageLog {
     return row?.image ?? null
   }
 
-  /** Streams the rows of a table in `view` (key order), without holding them in memory. */
-  *rowsIn(tbl: number, view: View): Generator<{ key: Buffer; image: Buffer }> {
+  /**
+   * The newest version of each key of a table in `view`, as hex text (key order). Versions come in (key, lsn) order
+   * from the primary key, so the last one of each key is its value: cheaper than GROUP BY with max(lsn). Hex,
+   * because better-sqlite3 makes each BLOB a separately allocated Buffer (about 3.5 µs a row here), while a hex
+   * string decodes into the Buffer pool at a fraction of that. (hex(NULL) is '', so deletions stay NULL.)
+   */
+  *#newestVersions(tbl: number, view: View): Generator<[key: string, image: string]> {
     // `+lsn` keeps SQLite off the LSN index: a view covers most LSNs, and that index would mean sorting every
     // version of the table in a temporary B-tree instead of walking the primary key in order.
     const condition = rangeCondition('+lsn', view)
-    // Versions come in (key, lsn) order from the primary key; the last one of each key is its value. This is
-    // cheaper than GROUP BY with max(lsn), and most keys have a single version.
     const statement = this.#db
-      .prepare(`SELECT key, image FROM row_version WHERE tbl = ? AND ${condition.sql} ORDER BY key, lsn`)
+      .prepare(
+        `SELECT hex(key), iif(image IS NULL, NULL, hex(image)) FROM row_version WHERE tbl = ? AND ${condition.sql} ORDER BY key, lsn`,
+      )
       .raw()
-    let pendingKey: Buffer | undefined
-    let pendingImage: Buffer | null = null
-    for (const [key, image] of statement.iterate(tbl, ...condition.params) as Iterable<[Buffer, Buffer | null]>) {
-      if (pendingKey !== undefined && !pendingKey.equals(key) && pendingImage !== null) {
-        yield { key: pendingKey, image: pendingImage }
-      }
+    let pendingKey: string | undefined
+    let pendingImage = ''
+    let pendingDeleted = true
+    for (const [key, image] of statement.iterate(tbl, ...condition.params) as Iterable<[string, string | null]>) {
+      if (pendingKey !== undefined && pendingKey !== key && !pendingDeleted) yield [pendingKey, pendingImage]
       pendingKey = key
-      pendingImage = image
+      pendingDeleted = image === null
+      pendingImage = image ?? ''
     }
-    if (pendingKey !== undefined && pendingImage !== null) yield { key: pendingKey, image: pendingImage }
+    if (pendingKey !== undefined && !pendingDeleted) yield [pendingKey, pendingImage]
+  }
+
+  /** Streams the rows of a table in `view` (key order), without holding them in memory. */
+  *rowsIn(tbl: number, view: View): Generator<{ key: Buffer; image: Buffer }> {
+    for (const [key, image] of this.#newestVersions(tbl, view)) {
+      yield { key: Buffer.from(key, 'hex'), image: Buffer.from(image, 'hex') }
+    }
+  }
+
+  /** `rowsIn` without the keys: what rebuilding a table needs. */
+  *imagesIn(tbl: number, view: View): Generator<{ image: Buffer }> {
+    for (const [, image] of this.#newestVersions(tbl, view)) yield { image: Buffer.from(image, 'hex') }
   }
 
   /** Counts the rows of a table in `view`. */
   countRowsIn(tbl: number, view: View): number {
     let count = 0
-    for (const _ of this.rowsIn(tbl, view)) count++
+    for (const _ of this.#newestVersions(tbl, view)) count++
     return count
   }
 
