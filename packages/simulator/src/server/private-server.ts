@@ -440,22 +440,11 @@ async function adopt(
       )
       if (row && (await sameDir(String(row.datadir), dataDir))) {
         logger.info(`adopted the server already running on ${dataDir} (pid ${pid}, 127.0.0.1:${port})`)
-        return new MysqlServerHandle(
-          {
-            source: 'private',
-            flavor: binaries.flavor,
-            version: String(row.version),
-            host: '127.0.0.1',
-            port,
-            admin,
-            app: state.app,
-            serverId: state.serverId,
-            dataDir,
-            pid,
-            socketPath,
-            adopted: true,
-          },
-          () => shutdownServer(pid, { port, admin }, logger),
+        return privateHandle(
+          binaries,
+          String(row.version),
+          { dataDir, socketPath, port, pid, state, adopted: true },
+          logger,
         )
       }
     } catch {
@@ -603,29 +592,39 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
       logger.info(
         `private ${binaries.flavor} server ready on 127.0.0.1:${port} (pid ${pid}) in ${Date.now() - started} ms`,
       )
-      const { admin } = state
-      return new MysqlServerHandle(
-        {
-          source: 'private',
-          flavor: binaries.flavor,
-          version,
-          host: '127.0.0.1',
-          port,
-          admin,
-          app: state.app,
-          serverId: state.serverId,
-          dataDir,
-          pid,
-          socketPath,
-          adopted: false,
-        },
-        () => shutdownServer(pid, { port, admin }, logger),
-      )
+      return privateHandle(binaries, version, { dataDir, socketPath, port, pid, state, adopted: false }, logger)
     } catch (error) {
       await shutdownServer(pid, { port, admin: state.admin }, logger).catch(() => killChild(child))
       throw BacktrackError.is(error) ? error : startFault(`setting up the server on ${dataDir} failed`, error)
     }
   }
+}
+
+/** The handle of a private server, started or adopted: `stop()` shuts that process down. */
+function privateHandle(
+  binaries: ServerBinaries,
+  version: string,
+  run: { dataDir: string; socketPath: string; port: number; pid: number; state: ServerState; adopted: boolean },
+  logger: ServerLogger,
+): MysqlServerHandle {
+  const { dataDir, socketPath, port, pid, state, adopted } = run
+  return new MysqlServerHandle(
+    {
+      source: 'private',
+      flavor: binaries.flavor,
+      version,
+      host: '127.0.0.1',
+      port,
+      admin: state.admin,
+      app: state.app,
+      serverId: state.serverId,
+      dataDir,
+      pid,
+      socketPath,
+      adopted,
+    },
+    () => shutdownServer(pid, { port, admin: state.admin }, logger),
+  )
 }
 
 async function killChild(child: ChildProcess): Promise<void> {
