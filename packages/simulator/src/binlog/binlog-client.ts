@@ -1,4 +1,5 @@
 import { BacktrackError } from '@backtrack/core'
+import { systemClock } from '../clock.js'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import mysql from 'mysql2'
@@ -288,6 +289,7 @@ class LiveBinlogStream implements BinlogStream {
       this.#fail(error as Error)
       return
     }
+    if (event.type === 'xid' || event.type === 'query') event.receivedMicros = systemClock.nowMicros()
     this.#push(event)
     if (!this.#paused && this.#queue.length - this.#head >= this.#high) {
       this.#paused = true

@@ -90,6 +90,11 @@ interface EventBase {
   timestamp: number
   /** Where the event after this one starts. */
   next: BinlogPosition
+  /**
+   * When the client read the event off the socket (microseconds, the machine's clock), before any queueing: a
+   * consumer that stamps commits with it is not thrown off by its own processing delays.
+   */
+  receivedMicros?: number
 }
 
 /** The decoded events the capture consumes. Anything the decoder does not understand throws instead. */

@@ -5,7 +5,7 @@ import { BacktrackError } from '@backtrack/core'
 import type { BinlogEvent, BinlogPosition, TableMap } from '../binlog/binlog-event.js'
 import { openBinlogStream, type BinlogStream } from '../binlog/binlog-client.js'
 import { loadRows } from '../binlog/load-data.js'
-import type { Clock } from '../clock.js'
+import { systemClock, type Clock } from '../clock.js'
 import { parseDdl, rewriteDatabases, withTableName, type Ddl, type TableRef } from '../ddl/parse-ddl.js'
 import { qualifiedName, quoteIdent } from '../ddl/sql-tokens.js'
 import type { PageLog, TableIncarnation, TableSchema } from '../page-log/page-log.js'
@@ -339,7 +339,7 @@ export class Capture {
         this.#beginTxn(event.timestamp, event.gtid, event.commitTimeMicros)
         break
       case 'query':
-        await this.#query(event.schema, event.sql, event.timestamp)
+        await this.#query(event.schema, event.sql, event.timestamp, event.receivedMicros)
         break
       case 'annotate':
         if (this.#txn !== undefined && this.#txn.sql === null) this.#txn.sql = event.sql.slice(0, 4096)
@@ -362,7 +362,7 @@ export class Capture {
         break
       case 'xid':
         if (this.#txn !== undefined) this.#txn.headerSeconds = event.timestamp
-        this.#endTxn(event.next)
+        this.#endTxn(event.receivedMicros)
         break
       case 'rotate':
       case 'heartbeat':
@@ -393,7 +393,7 @@ export class Capture {
     return txn.lsn
   }
 
-  async #query(schema: string, sql: string, headerSeconds: number): Promise<void> {
+  async #query(schema: string, sql: string, headerSeconds: number, receivedMicros?: number): Promise<void> {
     const statement = sql.trim().toUpperCase()
     if (statement === 'BEGIN' || statement.startsWith('XA START')) {
       if (this.#txn === undefined) this.#beginTxn(headerSeconds, null, undefined)
@@ -401,7 +401,7 @@ export class Capture {
       return
     }
     if (statement === 'COMMIT' || statement === 'ROLLBACK' || statement.startsWith('XA END')) {
-      this.#endTxn(undefined)
+      this.#endTxn(receivedMicros)
       return
     }
     const ddl = parseDdl(sql)
@@ -412,14 +412,19 @@ export class Capture {
       this.#txn!.kind = 'ddl'
       this.#txn!.sql = sql.slice(0, 4096)
     }
-    if (!this.#txn!.begun) this.#endTxn(undefined)
+    if (!this.#txn!.begun) this.#endTxn(receivedMicros)
   }
 
-  #endTxn(_next: BinlogPosition | undefined): void {
+  /** `receivedMicros`: when the commit arrived (the machine's clock); used when the capture runs on that clock. */
+  #endTxn(receivedMicros?: number): void {
     const txn = this.#txn
     this.#txn = undefined
     if (txn === undefined || txn.lsn === undefined) return
-    const commitMicros = this.#stamper.stamp(txn.headerSeconds, this.#options.clock.nowMicros(), txn.exactMicros)
+    const seen =
+      receivedMicros !== undefined && this.#options.clock === systemClock
+        ? receivedMicros
+        : this.#options.clock.nowMicros()
+    const commitMicros = this.#stamper.stamp(txn.headerSeconds, seen, txn.exactMicros)
     this.#log.putTxn({
       lsn: txn.lsn,
       commitMicros,
