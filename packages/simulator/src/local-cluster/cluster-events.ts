@@ -1,5 +1,5 @@
 import { appendFileSync, readFileSync } from 'node:fs'
-import type { RdsEvent, RdsEventQuery } from '../rds-endpoint/cluster-registry.js'
+import { matchesEventQuery, type RdsEvent, type RdsEventQuery } from '../rds-endpoint/cluster-registry.js'
 
 /** RDS keeps events for 14 days. */
 const RETENTION_MS = 14 * 24 * 3600_000
@@ -43,13 +43,6 @@ export class ClusterEvents {
   }
 
   query(query: RdsEventQuery): RdsEvent[] {
-    return this.#events.filter(
-      (event) =>
-        event.Date >= query.startTime &&
-        event.Date <= query.endTime &&
-        (query.sourceIdentifier === undefined || event.SourceIdentifier === query.sourceIdentifier) &&
-        (query.eventCategories === undefined ||
-          event.EventCategories.some((category) => query.eventCategories?.includes(category))),
-    )
+    return this.#events.filter((event) => matchesEventQuery(event, query))
   }
 }

@@ -130,10 +130,10 @@ CREATE TABLE IF NOT EXISTS backtrack_request (id TEXT PRIMARY KEY, requested_us 
 export class PageLog {
   readonly #db: Database.Database
   readonly #stmts: ReturnType<PageLog['prepare']>
-  #lastLsn: number
-  #lastCommitMicros: number
-  #backtracks: BacktrackEvent[]
-  #changeRecords: number
+  #lastLsn!: number
+  #lastCommitMicros!: number
+  #backtracks!: BacktrackEvent[]
+  #changeRecords!: number
   readonly #rowAtStatements = new Map<number, Database.Statement>()
   /** The log's file. */
   readonly path: string
@@ -158,17 +158,7 @@ export class PageLog {
       this.#db.exec(SCHEMA)
     }
     this.#stmts = this.prepare()
-    const last = this.#db.prepare('SELECT lsn, commit_us FROM txn ORDER BY lsn DESC LIMIT 1').get() as
-      { lsn: number; commit_us: number } | undefined
-    this.#lastLsn = Math.max(last?.lsn ?? 0, Number(this.getMeta('reserved_lsn') ?? 0))
-    this.#lastCommitMicros = last?.commit_us ?? 0
-    this.#backtracks = (
-      this.#db.prepare(`SELECT lsn, target_lsn FROM txn WHERE kind = 'backtrack' ORDER BY lsn`).all() as {
-        lsn: number
-        target_lsn: number
-      }[]
-    ).map((row) => ({ lsn: row.lsn, targetLsn: row.target_lsn }))
-    this.#changeRecords = Number(this.getMeta('change_records') ?? 0)
+    this.#reload()
   }
 
   private prepare() {
@@ -234,6 +224,7 @@ export class PageLog {
     this.#reload()
   }
 
+  /** Reads the counters the log keeps in memory back from what is committed. */
   #reload(): void {
     const last = this.#db.prepare('SELECT lsn, commit_us FROM txn ORDER BY lsn DESC LIMIT 1').get() as
       { lsn: number; commit_us: number } | undefined

@@ -58,3 +58,14 @@ export interface ClusterRegistry {
   /** Events about clusters that match `query`, oldest first. */
   events(query: RdsEventQuery): RdsEvent[]
 }
+
+/** Whether an event matches a `DescribeEvents` query (times inclusive, any one of the categories). */
+export function matchesEventQuery(event: RdsEvent, query: RdsEventQuery): boolean {
+  return (
+    event.Date >= query.startTime &&
+    event.Date <= query.endTime &&
+    (query.sourceIdentifier === undefined || event.SourceIdentifier === query.sourceIdentifier) &&
+    (query.eventCategories === undefined ||
+      event.EventCategories.some((category) => query.eventCategories?.includes(category)))
+  )
+}

@@ -19,7 +19,13 @@ import {
   type SqlEndpoint,
   type WaitOptions,
 } from '@backtrack/core'
-import type { ClusterRegistry, CreateClusterInput, RdsEvent, RdsEventQuery } from './cluster-registry.js'
+import {
+  matchesEventQuery,
+  type ClusterRegistry,
+  type CreateClusterInput,
+  type RdsEvent,
+  type RdsEventQuery,
+} from './cluster-registry.js'
 
 export interface FakeEngineOptions {
   identifier: string
@@ -363,13 +369,6 @@ export class FakeClusterRegistry implements ClusterRegistry {
   }
 
   events(query: RdsEventQuery): RdsEvent[] {
-    return this.#events.filter(
-      (event) =>
-        event.Date >= query.startTime &&
-        event.Date <= query.endTime &&
-        (query.sourceIdentifier === undefined || event.SourceIdentifier === query.sourceIdentifier) &&
-        (query.eventCategories === undefined ||
-          event.EventCategories.some((category) => query.eventCategories?.includes(category))),
-    )
+    return this.#events.filter((event) => matchesEventQuery(event, query))
   }
 }
