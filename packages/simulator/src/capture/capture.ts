@@ -742,7 +742,7 @@ export class Capture {
         log.dropTable(table.id, lsn)
         this.#catalog.delete(tableKey(db, name))
         const id = this.#newIncarnation(target.db, target.name, schemaAfter, lsn)
-        await this.#rebuildRows(table, sql, schema, target.name, id, schemaAfter, lsn)
+        await this.#rebuildRows(table, sql, target.name, id, schemaAfter, lsn)
         return true
       }
       case 'rename-table': {
@@ -791,7 +791,6 @@ export class Capture {
   async #rebuildRows(
     old: TableIncarnation,
     sql: string,
-    defaultSchema: string,
     newName: string,
     id: number,
     schemaAfter: TableSchema,
@@ -816,7 +815,6 @@ export class Capture {
       await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(SCRATCH_DB)}`)
       await admin.query(`USE mysql`).catch(() => undefined)
     }
-    void defaultSchema
   }
 
   /**
