@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import mysql, { type Pool, type PoolConnection, type RowDataPacket } from 'mysql2/promise'
+import mysql, { type Pool, type PoolConnection } from 'mysql2/promise'
 import {
   BacktrackError,
   formatRdsTime,
@@ -22,6 +22,7 @@ import {
   type WaitOptions,
 } from '@backtrack/core'
 import { Capture, type CaptureLogger } from './capture/capture.js'
+import { ClientSessions, type SessionPolicy } from './client-sessions.js'
 import { systemClock, type Clock } from './clock.js'
 import { BacktrackExecutor, type ApplyStats } from './executor/backtrack-executor.js'
 import { PageLog } from './page-log/page-log.js'
@@ -74,6 +75,7 @@ export class SimulatorEngine implements BacktrackEngine {
   readonly #clock: Clock
   #capture!: Capture
   #admin!: Pool
+  #sessions!: ClientSessions
   #status: ClusterStatus = 'available'
   #running: Promise<void> | undefined
   #lastOutcome: BacktrackOutcome | undefined
@@ -124,6 +126,14 @@ export class SimulatorEngine implements BacktrackEngine {
     const server = this.#options.server
     // A pool reconnects by itself when the server restarts.
     this.#admin = mysql.createPool({ ...server.connectionOptions('admin'), connectionLimit: 4 })
+    this.#sessions = new ClientSessions({
+      admin: this.#admin,
+      log: this.#log,
+      flavor: server.flavor,
+      adminUser: server.admin.user,
+    })
+    // A crash during a backtrack may have left the client accounts locked.
+    await this.#sessions.unlockAccounts()
     if (this.#options.database !== undefined && this.#log.getMeta('binlog_file') === undefined) {
       await this.#admin.query(`CREATE DATABASE IF NOT EXISTS \`${this.#options.database.replaceAll('`', '``')}\``)
     }
@@ -143,7 +153,7 @@ export class SimulatorEngine implements BacktrackEngine {
           `backtrack ${record.BacktrackIdentifier} was interrupted while applying; finishing it`,
         )
         this.#status = 'backtracking'
-        await this.#apply(record, micros(record.BacktrackTo))
+        await this.#apply(record, micros(record.BacktrackTo), 'close-all')
       }
     }
   }
@@ -194,7 +204,34 @@ export class SimulatorEngine implements BacktrackEngine {
     }
   }
 
+  /**
+   * Aurora's `BacktrackDBCluster`: starts rewinding and returns the `pending` record. Until the cluster is
+   * `available` again, client logins are refused ("account is locked") and every client connection is closed.
+   */
   async backtrack(input: BacktrackInput): Promise<DBClusterBacktrack> {
+    return { ...this.#request(input, 'close-all') }
+  }
+
+  /**
+   * A test reset: rewinds to `to` and resolves once the cluster is `available` with the data as at `to`, with the
+   * request's `completed` record. Unlike {@link backtrack}, idle client connections stay open (an application's
+   * pool keeps working); only sessions inside a transaction or running a statement are closed, and client writes
+   * are refused (`read_only`) while it applies. Rejects with `InternalFailure` when the rewind failed (the cluster
+   * is left as it was) and with the same faults as `backtrack` for a bad time or a busy cluster.
+   */
+  async rewind(to: Date): Promise<DBClusterBacktrack> {
+    const record = this.#request({ backtrackTo: to }, 'close-busy')
+    await this.#running
+    if (record.Status !== 'completed') {
+      throw new BacktrackError(
+        'InternalFailure',
+        `Rewinding DBCluster ${this.clusterIdentifier} to ${formatRdsTime(record.BacktrackTo)} failed (${this.#failures.get(record.BacktrackIdentifier) ?? 'see the cluster log'}); the cluster was left as it was.`,
+      )
+    }
+    return { ...record }
+  }
+
+  #request(input: BacktrackInput, policy: SessionPolicy): DBClusterBacktrack {
     this.#assertOpen()
     if (this.#capture.error !== undefined) {
       throw new BacktrackError(
@@ -247,17 +284,19 @@ export class SimulatorEngine implements BacktrackEngine {
     }
     this.#saveRecord(record)
     this.#status = 'backtracking'
-    this.#running = this.#apply(record, to).catch((error: unknown) => {
+    this.#running = this.#apply(record, to, policy).catch((error: unknown) => {
       // Only a crashed (closed) engine gets here: its log is gone, and so is the request's outcome.
       if (!this.#closed)
         this.#options.logger?.warn(`backtrack ${record.BacktrackIdentifier}: ${(error as Error).message}`)
     })
-    return { ...record }
+    return record
   }
 
-  async #apply(record: DBClusterBacktrack, toMicros: number): Promise<void> {
+  async #apply(record: DBClusterBacktrack, toMicros: number, policy: SessionPolicy): Promise<void> {
     const gate = this.#options.gate
+    const sessions = this.#sessions
     let readOnly = false
+    let locked = false
     let paused = false
     let session: PoolConnection | undefined
     let outcome: { stats: ApplyStats; applyMillis: number } | undefined
@@ -265,13 +304,23 @@ export class SimulatorEngine implements BacktrackEngine {
     const started = performance.now()
     try {
       if (this.#options.pendingMillis) await sleep(this.#options.pendingMillis)
-      if (gate !== undefined) {
-        await gate.pause()
-        paused = true
+      if (policy === 'close-all') {
+        if (gate !== undefined) {
+          await gate.pause()
+          paused = true
+        }
+        // Aurora: the database is paused; a client that reconnects is refused until the cluster is available.
+        locked = true
+        await sessions.lockAccounts()
+        await sessions.close('all')
+      } else {
+        // Sessions whose transaction saw the old state, or that hold locks the rewind needs, cannot go on.
+        await sessions.close('busy')
       }
-      await this.#admin.query('SET GLOBAL read_only = ON')
       readOnly = true
-      await this.#killClientConnections()
+      await sessions.holdWrites()
+      // A statement that began before writes were held off: close it too.
+      await sessions.close(policy === 'close-all' ? 'all' : 'busy')
       await this.#capture.catchUp()
       this.#capture.pause()
       this.#saveRecord(Object.assign(record, { Status: 'applying', BacktrackedFrom: dateOf(this.#clock.nowMicros()) }))
@@ -304,7 +353,7 @@ export class SimulatorEngine implements BacktrackEngine {
         targetLsn,
       })
       this.#log.flush()
-      await this.#capture.resyncFromLog()
+      this.#capture.resyncAfterRewind(from)
       outcome = { stats, applyMillis }
     } catch (error) {
       failure = error as Error
@@ -312,7 +361,12 @@ export class SimulatorEngine implements BacktrackEngine {
       this.#capture.resume()
       // The executor's session settings (sql_log_bin = 0, ...) must not leak into other uses of the pool.
       session?.destroy()
-      if (readOnly) await this.#admin.query('SET GLOBAL read_only = OFF').catch(() => undefined)
+      if (readOnly) await sessions.releaseWrites().catch(() => undefined)
+      if (locked) {
+        await sessions.unlockAccounts().catch((error: Error) => {
+          this.#options.logger?.warn(`client accounts stay locked (the next start unlocks them): ${error.message}`)
+        })
+      }
       if (paused) gate!.resume()
     }
     // Only now, with clients let back in and writable, in one step: the record's outcome and `available`.
@@ -341,16 +395,6 @@ export class SimulatorEngine implements BacktrackEngine {
       this.#lastOutcome = { record: { ...record } }
       this.#options.logger?.warn(`backtrack ${record.BacktrackIdentifier} failed: ${failure?.message}`)
     }
-  }
-
-  /** Aurora closes every connection and drops uncommitted work; so do we, except for our own sessions. */
-  async #killClientConnections(): Promise<void> {
-    const [rows] = await this.#admin.query<RowDataPacket[]>(
-      `SELECT ID AS id FROM information_schema.PROCESSLIST
-        WHERE ID <> CONNECTION_ID() AND USER NOT IN (?, 'system user', 'event_scheduler') AND COMMAND NOT IN ('Binlog Dump', 'Daemon')`,
-      [this.#options.server.admin.user],
-    )
-    for (const row of rows) await this.#admin.query(`KILL CONNECTION ${Number(row.id)}`).catch(() => undefined)
   }
 
   #saveRecord(record: DBClusterBacktrack): void {

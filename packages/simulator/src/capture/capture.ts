@@ -9,6 +9,7 @@ import { systemClock, type Clock } from '../clock.js'
 import { parseDdl, rewriteDatabases, withTableName, type Ddl, type TableRef } from '../ddl/parse-ddl.js'
 import { qualifiedName, quoteIdent } from '../ddl/sql-tokens.js'
 import type { PageLog, TableIncarnation, TableSchema } from '../page-log/page-log.js'
+import type { View } from '../page-log/view.js'
 import { rowKey } from '../page-log/row-key.js'
 import { encodeCells, readCells, type Cell } from '../row-codec.js'
 import type { StartedMysqlServer } from '../server/mysql-server.js'
@@ -170,6 +171,61 @@ export class Capture {
     await this.#shadow.reset(byDatabase)
   }
 
+  /**
+   * Brings the catalog and the shadow schema to the log's head after a rewind that started from the `before` view
+   * (the head the shadow was in step with). Only the tables and databases the rewind changed are touched: a reset
+   * after a test that created one table costs one shadow DROP, not a rebuild of every table. The catalog is updated
+   * now; the shadow's DDL runs in the background, before the capture handles its next event (nothing reads the
+   * shadow in between), so a rewind does not wait for it.
+   */
+  resyncAfterRewind(before: View): void {
+    const log = this.#log
+    const head = log.headView()
+    const dbsBefore = log.databasesIn(before)
+    const dbsAfter = log.databasesIn(head)
+    const tablesBefore = new Map(log.tablesIn(before).map((table) => [table.id, table]))
+    const tablesAfter = new Map(log.tablesIn(head).map((table) => [table.id, table]))
+    const same = (a: TableIncarnation, b: TableIncarnation | undefined) =>
+      b !== undefined && a.database === b.database && a.name === b.name && a.schema.createSql === b.schema.createSql
+    this.#catalog.clear()
+    for (const table of tablesAfter.values()) this.#catalog.set(tableKey(table.database, table.name), table)
+    const gone = [...tablesBefore].filter(([id, table]) => !same(table, tablesAfter.get(id))).map(([, t]) => t)
+    const made = [...tablesAfter].filter(([id, table]) => !same(table, tablesBefore.get(id))).map(([, t]) => t)
+    const dbsGone = [...dbsBefore.keys()].filter((db) => !dbsAfter.has(db))
+    const dbsMade = [...dbsAfter.keys()]
+    if (gone.length + made.length + dbsGone.length === 0 && dbsMade.every((db) => this.#shadow.has(db))) return
+    const shadow = this.#shadow
+    this.#shadowPending = true
+    this.#shadowWork = this.#shadowWork.then(async () => {
+      for (const table of gone) if (shadow.has(table.database)) await shadow.dropTable(table.database, table.name)
+      for (const db of dbsGone) await shadow.dropDatabase(db)
+      for (const db of dbsMade) if (!shadow.has(db)) await shadow.createDatabase(db)
+      for (const table of made) {
+        await shadow.createTable(table.database, withTableName(table.schema.createSql, table.name))
+      }
+    })
+  }
+
+  /** The shadow DDL a rewind left to do (see {@link resyncAfterRewind}); the next event waits for it. */
+  #shadowWork: Promise<void> = Promise.resolve()
+  #shadowPending = false
+
+  async #settleShadow(): Promise<void> {
+    if (!this.#shadowPending) return
+    try {
+      await this.#shadowWork
+    } catch (error) {
+      throw new BacktrackError(
+        'CaptureFault',
+        `the shadow schema could not follow a backtrack: ${(error as Error).message}`,
+        { cause: error },
+      )
+    } finally {
+      this.#shadowPending = false
+      this.#shadowWork = Promise.resolve()
+    }
+  }
+
   async #takeBaseImage(): Promise<void> {
     const log = this.#log
     await this.#shadow.reset(new Map())
@@ -281,6 +337,7 @@ export class Capture {
         for await (const event of this.#stream!) {
           if (this.#paused !== undefined) await this.#paused.promise
           if (this.#stopping) return
+          await this.#settleShadow()
           await this.#handle(event)
           failures = 0
         }
@@ -311,6 +368,9 @@ export class Capture {
         this.#processed = this.#committed
         await this.#admin.end().catch(() => undefined)
         await this.#connectAdmin()
+        // The full resync below supersedes whatever shadow DDL a rewind left to do on the old connection.
+        this.#shadowPending = false
+        this.#shadowWork = Promise.resolve()
         await this.resyncFromLog()
         await this.#openStream()
         this.#options.logger?.info(`capture: reconnected at ${formatPosition(this.#committed)}`)
@@ -838,6 +898,8 @@ export class Capture {
     if (this.#log.inBatch) this.#log.rollback()
     for (const waiter of this.#waiters.splice(0))
       waiter.reject(new BacktrackError('CaptureFault', 'the capture was stopped'))
+    // A start after this one rebuilds the shadow from the log anyway; only let the running statement finish.
+    await this.#shadowWork.catch(() => undefined)
     await this.#admin.end().catch(() => undefined)
   }
 }

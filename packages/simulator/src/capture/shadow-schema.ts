@@ -55,6 +55,10 @@ export class ShadowSchema {
     await this.#connection.query(rewriteDatabases(createSql, this.#toShadow))
   }
 
+  async dropTable(db: string, table: string): Promise<void> {
+    await this.#connection.query(`DROP TABLE IF EXISTS ${this.qualified(db, table)}`)
+  }
+
   /** Replays a DDL statement from the binlog; `schema` is the statement's default database. */
   async replay(sql: string, schema: string): Promise<void> {
     const shadow = this.#databases.get(schema)

@@ -183,6 +183,25 @@ export class ClusterNode implements BacktrackEngine {
     return record
   }
 
+  /** A test reset (see {@link SimulatorEngine.rewind}): idle client connections stay open. */
+  async rewind(to: Date): Promise<DBClusterBacktrack> {
+    if (this.#deleting) {
+      throw new BacktrackError(
+        'InvalidDBClusterStateFault',
+        `DBCluster ${this.clusterIdentifier} is not in the available state (it is deleting).`,
+      )
+    }
+    const at = formatRdsTime(to)
+    try {
+      const record = await this.engine.rewind(to)
+      this.#emit(`Backtrack to ${formatRdsTime(record.BacktrackTo)} completed (rewind ${record.BacktrackIdentifier}).`)
+      return record
+    } catch (error) {
+      if (BacktrackError.is(error, 'InternalFailure')) this.#emit(`Backtrack to ${at} failed: ${error.message}`)
+      throw error
+    }
+  }
+
   describeBacktracks(input?: DescribeBacktracksInput): Promise<BacktrackPage> {
     return this.engine.describeBacktracks(input)
   }

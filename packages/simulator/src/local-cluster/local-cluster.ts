@@ -1,10 +1,12 @@
-import { mkdirSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import {
   BacktrackError,
   clusterNotFound,
   formatRdsTime,
   normalizeClusterIdentifier,
+  type DBClusterBacktrack,
   type SqlEndpoint,
 } from '@backtrack/core'
 import type { FastifyInstance, FastifyReply } from 'fastify'
@@ -20,8 +22,11 @@ import { readClusterState, runningClusterState, writeClusterState, type LocalClu
 import { LocalClusterRegistry } from './local-cluster-registry.js'
 
 export interface LocalClusterOptions {
-  /** Holds everything: `cluster.json`, the server (`mysql/`), the page log (`cluster/`), created clusters. */
-  dataDir: string
+  /**
+   * Holds everything: `cluster.json`, the server (`mysql/`), the page log (`cluster/`), created clusters. Default: a
+   * new temporary directory, removed by `stop()`.
+   */
+  dataDir?: string
   /** Default `labstack-cluster` for a new cluster; a data dir that holds one keeps its identifier. */
   clusterIdentifier?: string
   /** Database created for users in a new cluster. Default `mylab`. */
@@ -93,16 +98,34 @@ function isAddressInUse(error: unknown): boolean {
 }
 
 /**
- * A local cluster: what `backtrack up` runs. A simulated cluster (server, page log, SQL endpoint) and the
- * RDS-compatible endpoint serving it and the clusters made with `CreateDBCluster`. A data dir that holds a cluster
- * is resumed with its history, and a server a killed process left running is adopted.
+ * A local cluster: what `backtrack up` runs, and what a test suite starts. A simulated cluster (server, page log,
+ * SQL endpoint) and the RDS-compatible endpoint serving it and the clusters made with `CreateDBCluster`. A data dir
+ * that holds a cluster is resumed with its history, and a server a killed process left running is adopted. With no
+ * `dataDir`, the cluster lives in a new temporary directory on free ports, and `stop()` removes it.
  *
  * @example
- * await using cluster = await startLocalCluster({ dataDir: '/tmp/lab' })
- * // mysql -h127.0.0.1 -P<cluster.info().sql.port> ...; aws rds ... --endpoint-url <cluster.info().rdsEndpoint>
+ * await using cluster = await startLocalCluster()
+ * const { sql, rdsEndpoint } = cluster.info() // mysql2.createPool(sql); aws rds ... --endpoint-url rdsEndpoint
+ * const seeded = await cluster.mark()
+ * // ... a test writes, drops, alters ...
+ * await cluster.rewind(seeded)
  */
-export async function startLocalCluster(options: LocalClusterOptions): Promise<StartedLocalCluster> {
-  const dataDir = resolve(options.dataDir)
+export async function startLocalCluster(options: LocalClusterOptions = {}): Promise<StartedLocalCluster> {
+  const temporary = options.dataDir === undefined
+  const dataDir = temporary ? mkdtempSync(join(tmpdir(), 'backtrack-')) : resolve(options.dataDir!)
+  try {
+    return await startIn(dataDir, temporary, options)
+  } catch (error) {
+    if (temporary) rmSync(dataDir, { recursive: true, force: true })
+    throw error
+  }
+}
+
+async function startIn(
+  dataDir: string,
+  temporary: boolean,
+  options: LocalClusterOptions,
+): Promise<StartedLocalCluster> {
   const logger = options.logger ?? SILENT_LOGGER
   mkdirSync(dataDir, { recursive: true })
   const running = runningClusterState(dataDir)
@@ -199,7 +222,17 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
       region,
       ...(options.verifySignatures === undefined ? {} : { verifySignatures: options.verifySignatures }),
     })
-    const cluster = new StartedLocalCluster({ dataDir, region, host, source, node, registry, app, baseState })
+    const cluster = new StartedLocalCluster({
+      dataDir,
+      temporary,
+      region,
+      host,
+      source,
+      node,
+      registry,
+      app,
+      baseState,
+    })
     cluster.addControlRoutes()
     let apiPort = options.apiPort ?? previous?.apiPort ?? 0
     try {
@@ -236,6 +269,8 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
 
 interface StartedLocalClusterParts {
   dataDir: string
+  /** Made by `startLocalCluster()` for this run: removed on stop. */
+  temporary: boolean
   region: string
   host: string
   source: LocalServerSource
@@ -332,6 +367,17 @@ export class StartedLocalCluster implements AsyncDisposable {
     return name === undefined ? this.#parts.node.mark() : this.#parts.node.namedMark(name)
   }
 
+  /**
+   * Rewinds the cluster to `to` (a {@link mark}, or any time in the backtrack window) for a test reset, and resolves
+   * when it is `available` with the data as at `to`, with the `completed` backtrack record. Idle connections of an
+   * application's pool stay open and keep working; a connection inside an open transaction (or running a
+   * statement) is closed, so its next query fails. `BacktrackDBCluster` through the RDS endpoint keeps Aurora's
+   * behaviour instead: every connection is closed and logins are refused until the cluster is available.
+   */
+  rewind(to: Date): Promise<DBClusterBacktrack> {
+    return this.#parts.node.rewind(to)
+  }
+
   /** @internal */
   addControlRoutes(): void {
     const { app } = this.#parts
@@ -394,6 +440,7 @@ export class StartedLocalCluster implements AsyncDisposable {
           apiPort: Number(new URL(ports.rdsEndpoint).port),
         })
       }
+      if (this.#parts.temporary) rmSync(this.dataDir, { recursive: true, force: true })
     })()
     return this.#stopping
   }

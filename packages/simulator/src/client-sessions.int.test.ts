@@ -1,0 +1,83 @@
+import { join } from 'node:path'
+import mysql, { type Pool } from 'mysql2/promise'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ClientSessions } from './client-sessions.js'
+import { PageLog } from './page-log/page-log.js'
+import { startPrivateServer } from './server/private-server.js'
+import type { StartedMysqlServer } from './server/mysql-server.js'
+import { tempDir } from './testing/temp-dir.js'
+
+describe.sequential('ClientSessions on a real server', () => {
+  const dir = tempDir('bt-sessions-')
+  let server: StartedMysqlServer
+  let admin: Pool
+  let log: PageLog
+  let sessions: ClientSessions
+  const connectApp = () => mysql.createConnection(server.connectionOptions('app'))
+
+  beforeAll(async () => {
+    server = await startPrivateServer({ dataDir: join(dir.path, 'mysql') })
+    admin = mysql.createPool({ ...server.connectionOptions('admin'), connectionLimit: 2 })
+    log = new PageLog(join(dir.path, 'page-log.sqlite'))
+    sessions = new ClientSessions({ admin, log, flavor: server.flavor, adminUser: server.admin.user })
+    await admin.query('CREATE DATABASE IF NOT EXISTS app')
+    await admin.query('CREATE TABLE IF NOT EXISTS app.t (id INT PRIMARY KEY)')
+  })
+
+  afterAll(async () => {
+    log?.close()
+    await admin?.end()
+    await server?.stop()
+    dir[Symbol.dispose]()
+  })
+
+  it('lockAccounts refuses logins with "account is locked" until unlockAccounts, also after a restart', async () => {
+    await sessions.lockAccounts()
+    await expect(connectApp()).rejects.toThrow(/this account is locked/)
+    // The simulator's own account still logs in.
+    await (await mysql.createConnection(server.connectionOptions('admin'))).end()
+    // A crash here: a new ClientSessions over the same page log finds what was locked and unlocks it.
+    await new ClientSessions({ admin, log, flavor: server.flavor, adminUser: server.admin.user }).unlockAccounts()
+    await (await connectApp()).end()
+    await sessions.unlockAccounts() // nothing left to do
+  })
+
+  it("close('busy') closes sessions in a transaction or a statement and leaves idle ones", async () => {
+    const idle = await connectApp()
+    const writing = await connectApp()
+    const reading = await connectApp()
+    const running = await connectApp()
+    try {
+      await idle.query('SELECT * FROM app.t')
+      await writing.query('BEGIN')
+      await writing.query('INSERT INTO app.t VALUES (1)')
+      await reading.query('START TRANSACTION WITH CONSISTENT SNAPSHOT')
+      const sleeping = running.query('SELECT SLEEP(30)').catch((error: Error) => error)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      // Twice in a row, as back-to-back rewinds do: the answer must not come from a stale cache.
+      expect(await sessions.close('busy')).toBe(3)
+      expect(await sessions.close('busy')).toBe(0)
+      expect(String(await sleeping)).toMatch(/killed|Connection lost/i)
+      await expect(writing.query('COMMIT')).rejects.toThrow(/Connection lost|closed/i)
+      await expect(reading.query('SELECT 1')).rejects.toThrow(/Connection lost|closed/i)
+      await idle.query('SELECT 1')
+      expect(await sessions.close('all')).toBe(1)
+      await expect(idle.query('SELECT 1')).rejects.toThrow(/Connection lost|closed/i)
+    } finally {
+      for (const connection of [idle, writing, reading, running]) connection.destroy()
+    }
+  })
+
+  it('holdWrites refuses client writes with the read-only error until releaseWrites', async () => {
+    const app = await connectApp()
+    try {
+      await sessions.holdWrites()
+      await expect(app.query('INSERT INTO app.t VALUES (2)')).rejects.toThrow(/read-only/)
+      await sessions.releaseWrites()
+      await app.query('INSERT INTO app.t VALUES (2)')
+    } finally {
+      await sessions.releaseWrites()
+      app.destroy()
+    }
+  })
+})

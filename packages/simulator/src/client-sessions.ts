@@ -1,0 +1,136 @@
+import type { Pool, RowDataPacket } from 'mysql2/promise'
+import type { PageLog } from './page-log/page-log.js'
+import type { ServerFlavor } from './server/mysql-server.js'
+
+/** How a rewind treats the server's client sessions. */
+export type SessionPolicy =
+  /** Aurora's `BacktrackDBCluster`: logins are refused until the cluster is `available`, every connection closed. */
+  | 'close-all'
+  /** A test reset: only sessions inside a transaction or running a statement are closed; idle ones stay open. */
+  | 'close-busy'
+
+interface Account {
+  user: string
+  host: string
+}
+
+/** Accounts no client logs in with, and what the simulator itself runs as. */
+const SYSTEM_USERS = ['root', 'mariadb.sys', 'mysql.sys', 'mysql.session', 'mysql.infoschema', '']
+
+/** Where the accounts a lockout locked are remembered, so a crash in the middle cannot leave them locked. */
+const LOCKED_META = 'locked_accounts'
+
+const quoteString = (value: string) => `'${value.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`
+const accountName = ({ user, host }: Account) => `${quoteString(user)}@${quoteString(host)}`
+
+/**
+ * The server's client sessions while a rewind applies. The SQL endpoint is the server itself (no proxy in the data
+ * path), so the lockout is done in SQL: `ACCOUNT LOCK` on every client account (a login gets "Access denied, this
+ * account is locked"), `KILL CONNECTION` of every client session, and `read_only` so that no client write lands
+ * while the executor works (the simulator's own account is exempt). Every statement stays out of the binlog.
+ */
+export class ClientSessions {
+  readonly #admin: Pool
+  readonly #log: PageLog
+  readonly #flavor: ServerFlavor
+  readonly #adminUser: string
+
+  constructor(options: { admin: Pool; log: PageLog; flavor: ServerFlavor; adminUser: string }) {
+    this.#admin = options.admin
+    this.#log = options.log
+    this.#flavor = options.flavor
+    this.#adminUser = options.adminUser
+  }
+
+  /** Refuses client writes (the simulator's account may still write). */
+  async holdWrites(): Promise<void> {
+    await this.#admin.query('SET GLOBAL read_only = ON')
+  }
+
+  async releaseWrites(): Promise<void> {
+    await this.#admin.query('SET GLOBAL read_only = OFF')
+  }
+
+  /** Locks every unlocked client account; remembered in the page log until {@link unlockAccounts}. */
+  async lockAccounts(): Promise<void> {
+    const accounts = await this.#unlockedClientAccounts()
+    if (accounts.length === 0) return
+    this.#log.setMeta(LOCKED_META, JSON.stringify(accounts))
+    await this.#alter(accounts, 'LOCK')
+  }
+
+  /** Unlocks what {@link lockAccounts} locked, also after a crash (called again at start). */
+  async unlockAccounts(): Promise<void> {
+    const saved = JSON.parse(this.#log.getMeta(LOCKED_META) ?? '[]') as Account[]
+    if (saved.length === 0) return
+    await this.#alter(saved, 'UNLOCK')
+    this.#log.setMeta(LOCKED_META, '[]')
+  }
+
+  /** Closes client sessions: all of them, or only those inside a transaction or running a statement. */
+  async close(which: 'all' | 'busy'): Promise<number> {
+    // Replication streams (our capture, or a replica's), daemons and the simulator's own sessions stay.
+    const [rows] = await this.#admin.query<RowDataPacket[]>(
+      `SELECT ID AS id, COMMAND AS command FROM information_schema.PROCESSLIST
+        WHERE ID <> CONNECTION_ID() AND USER NOT IN (?, 'system user', 'event_scheduler')
+          AND COMMAND NOT IN ('Binlog Dump', 'Binlog Dump GTID', 'Daemon')`,
+      [this.#adminUser],
+    )
+    const inTransaction = which === 'busy' && rows.length > 0 ? await this.#inTransaction() : new Set<number>()
+    const victims = rows
+      .map((row) => ({ id: Number(row.id), command: String(row.command) }))
+      .filter((row) => which === 'all' || row.command !== 'Sleep' || inTransaction.has(row.id))
+    for (const { id } of victims) await this.#admin.query(`KILL CONNECTION ${id}`).catch(() => undefined)
+    return victims.length
+  }
+
+  /**
+   * Sessions with an InnoDB transaction started (a write, or a read view). Read from SHOW ENGINE INNODB STATUS:
+   * information_schema.INNODB_TRX is a cache refreshed only when it was not read for 100 ms, so back-to-back
+   * rewinds would see a stale list there.
+   */
+  async #inTransaction(): Promise<Set<number>> {
+    const [rows] = await this.#admin.query<RowDataPacket[]>('SHOW ENGINE INNODB STATUS')
+    const status = String(rows[0]?.Status ?? '')
+    const ids = new Set<number>()
+    for (const block of status.split('---TRANSACTION ').slice(1)) {
+      if (!/^[^\n]*\bACTIVE\b/.test(block)) continue
+      const thread = /(?:MariaDB|MySQL) thread id (\d+)/.exec(block)
+      if (thread !== null) ids.add(Number(thread[1]))
+    }
+    return ids
+  }
+
+  async #alter(accounts: Account[], action: 'LOCK' | 'UNLOCK'): Promise<void> {
+    const session = await this.#admin.getConnection()
+    try {
+      // Account changes are not the cluster's history: a backtrack must not see them, nor a replica replay them.
+      await session.query('SET SESSION sql_log_bin = 0')
+      for (const account of accounts) {
+        await session.query(`ALTER USER IF EXISTS ${accountName(account)} ACCOUNT ${action}`)
+      }
+    } finally {
+      session.destroy()
+    }
+  }
+
+  async #unlockedClientAccounts(): Promise<Account[]> {
+    // MariaDB keeps account flags in mysql.global_priv (mysql.user is a view without them); MySQL in mysql.user.
+    const sql =
+      this.#flavor === 'mariadb'
+        ? `SELECT User AS user, Host AS host FROM mysql.global_priv
+            WHERE COALESCE(JSON_VALUE(Priv, '$.account_locked'), '0') <> '1' AND COALESCE(JSON_VALUE(Priv, '$.is_role'), '0') <> '1'`
+        : `SELECT User AS user, Host AS host FROM mysql.user WHERE account_locked <> 'Y'`
+    const [rows] = await this.#admin.query<RowDataPacket[]>(sql)
+    const [self] = await this.#admin.query<RowDataPacket[]>('SELECT CURRENT_USER() AS me')
+    const me = String(self[0]?.me ?? '')
+    return rows
+      .map((row) => ({ user: String(row.user), host: String(row.host) }))
+      .filter(
+        (account) =>
+          !SYSTEM_USERS.includes(account.user) &&
+          account.user !== this.#adminUser &&
+          `${account.user}@${account.host}` !== me,
+      )
+  }
+}
