@@ -50,6 +50,8 @@ const FLUSH_EVERY_MS = 200
 const FLUSH_EVERY_CHANGES = 50_000
 const PRUNE_EVERY_MS = 10_000
 const MAX_RECONNECTS = 30
+/** A wait for the capture fails when it has read nothing for this long. */
+const STALL_MS = 30_000
 
 /** `db`.`name` as a map key. */
 const tableKey = (db: string, name: string) => `${db}\u0000${name}`
@@ -81,6 +83,8 @@ export class Capture {
   #lastEventSeconds = 0
   #lastEventSeenMicros = 0
   #purgedBefore = ''
+  /** When the capture last read something that moved it on (Date.now()). */
+  #lastProgress = Date.now()
 
   private constructor(options: CaptureOptions) {
     this.#options = options
@@ -373,6 +377,7 @@ export class Capture {
         this.#shadowWork = Promise.resolve()
         await this.resyncFromLog()
         await this.#openStream()
+        this.#lastProgress = Date.now()
         this.#options.logger?.info(`capture: reconnected at ${formatPosition(this.#committed)}`)
         return
       } catch (error) {
@@ -392,6 +397,9 @@ export class Capture {
   }
 
   async #handle(event: BinlogEvent): Promise<void> {
+    if (event.type !== 'heartbeat' || comparePositions(event.next, this.#processed) !== 0) {
+      this.#lastProgress = Date.now()
+    }
     this.#lastEventSeconds = event.timestamp
     this.#lastEventSeenMicros = this.#options.clock.nowMicros()
     switch (event.type) {
@@ -499,7 +507,7 @@ export class Capture {
   #advance(next: BinlogPosition): void {
     if (next.file !== '') this.#processed = next
     const now = Date.now()
-    if (this.#log.inBatch) {
+    if (this.#dirty()) {
       if (
         this.#waiters.length > 0 ||
         now - this.#lastFlush >= FLUSH_EVERY_MS ||
@@ -509,11 +517,21 @@ export class Capture {
       } else if (this.#flushTimer === undefined) {
         this.#flushTimer = setTimeout(() => {
           this.#flushTimer = undefined
-          if (this.#txn === undefined && this.#log.inBatch && this.#error === undefined) this.#flush()
+          if (this.#txn === undefined && this.#dirty() && this.#error === undefined) this.#flush()
         }, 5)
       }
     }
     this.#wake()
+  }
+
+  /**
+   * Something is not yet committed to the log: records of the open batch, or a position the capture has read past
+   * without recording anything (a ROTATE, a new file's FORMAT_DESCRIPTION and GTID list, a transaction on tables
+   * it does not capture). The position alone must be committed too, or a wait for the server's position after a
+   * rotation never ends; it is only committed once everything before it is, so a purge up to it loses nothing.
+   */
+  #dirty(): boolean {
+    return this.#log.inBatch || comparePositions(this.#processed, this.#committed) !== 0
   }
 
   #batchChanges = 0
@@ -549,33 +567,44 @@ export class Capture {
     for (const waiter of ready) waiter.resolve()
   }
 
-  /** Resolves once every transaction up to `position` is in the log (committed to SQLite). */
-  waitFor(position: BinlogPosition, timeoutMs = 60_000): Promise<void> {
+  /**
+   * Resolves once every transaction up to `position` is in the log (committed to SQLite). A capture that is busy
+   * (a million-row transaction takes it tens of seconds) is waited for as long as it moves; one that has not read
+   * anything for `stallMs` is stuck (the server is gone, or a purge took what it needs), and the wait fails.
+   */
+  waitFor(position: BinlogPosition, stallMs = STALL_MS): Promise<void> {
     if (this.#error !== undefined) return Promise.reject(this.#error)
-    if (!this.#log.inBatch && comparePositions(this.#committed, position) >= 0) return Promise.resolve()
+    if (!this.#dirty() && comparePositions(this.#committed, position) >= 0) return Promise.resolve()
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((waiter) => waiter.resolve !== done)
-        reject(
-          new BacktrackError(
-            'CaptureFault',
-            `the capture did not reach binlog position ${formatPosition(position)} within ${timeoutMs} ms (it is at ${formatPosition(this.#committed)})`,
-          ),
-        )
-      }, timeoutMs)
+      const waitStarted = Date.now()
+      const timer = setInterval(
+        () => {
+          const idle = Date.now() - Math.max(this.#lastProgress, waitStarted)
+          if (idle < stallMs) return
+          this.#waiters = this.#waiters.filter((waiter) => waiter.resolve !== done)
+          clearInterval(timer)
+          reject(
+            new BacktrackError(
+              'CaptureFault',
+              `the capture did not reach binlog position ${formatPosition(position)}: it has read nothing for ${Math.round(idle / 1000)} s (it is at ${formatPosition(this.#committed)})`,
+            ),
+          )
+        },
+        Math.min(1_000, stallMs),
+      )
       const done = () => {
-        clearTimeout(timer)
+        clearInterval(timer)
         resolve()
       }
-      this.#waiters.push({ position, resolve: done, reject: (error) => (clearTimeout(timer), reject(error)) })
-      if (this.#txn === undefined && this.#log.inBatch) this.#flush()
+      this.#waiters.push({ position, resolve: done, reject: (error) => (clearInterval(timer), reject(error)) })
+      if (this.#txn === undefined && this.#dirty()) this.#flush()
       this.#wake()
     })
   }
 
-  /** Resolves once everything the server has committed so far is in the log. */
-  async catchUp(timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs
+  /** Resolves once everything the server has committed so far is in the log (see `waitFor` for how long it waits). */
+  async catchUp(stallMs = STALL_MS): Promise<void> {
+    const deadline = Date.now() + stallMs
     for (;;) {
       let position: BinlogPosition
       try {
@@ -586,7 +615,7 @@ export class Capture {
         await sleep(100)
         continue
       }
-      return this.waitFor(position, Math.max(1, deadline - Date.now()))
+      return this.waitFor(position, stallMs)
     }
   }
 
@@ -892,7 +921,7 @@ export class Capture {
   async stop(): Promise<void> {
     this.#stopping = true
     if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer)
-    if (this.#txn === undefined && this.#log.inBatch && this.#error === undefined) this.#flush()
+    if (this.#txn === undefined && this.#dirty() && this.#error === undefined) this.#flush()
     await this.#stream?.close().catch(() => undefined)
     await this.#running
     if (this.#log.inBatch) this.#log.rollback()
