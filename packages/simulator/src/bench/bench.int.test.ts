@@ -44,6 +44,9 @@ describe('pnpm bench --quick --json', () => {
       '5.oltp',
       '6.capture',
       '6.dropUndo',
+      '7.resetMedian',
+      '7.resetP95',
+      '7.resetVsDump',
     ])
     for (const figure of report.figures) {
       expect(Number.isFinite(figure.value), figure.id).toBe(true)
@@ -51,7 +54,7 @@ describe('pnpm bench --quick --json', () => {
       if (figure.ratio !== undefined) expect(Number.isFinite(figure.ratio), figure.id).toBe(true)
       expect(['PASS', 'MISS', 'INFO']).toContain(figure.verdict)
     }
-    for (const id of ['1.rowsPerSec', '2.tps', '3.dropUndo', '4.sizeRatio', '5.prepare', '5.oltp']) {
+    for (const id of ['1.rowsPerSec', '2.tps', '3.dropUndo', '4.sizeRatio', '5.prepare', '5.oltp', '7.resetVsDump']) {
       expect(report.figures.find((figure) => figure.id === id)?.ratio, id).toBeGreaterThan(0)
     }
     const dropUndo = report.checks.find((check) => check.id === 'checksum.dropUndo')

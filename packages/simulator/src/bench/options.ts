@@ -50,7 +50,7 @@ export const USAGE = `usage: pnpm bench [--quick] [--json] [--table-size N] [--t
 
 Starts a private MariaDB/MySQL server in a temporary data directory and measures the simulator against
 baselines taken in the same run (capture vs sysbench prepare, TPS with vs without capture, rewind vs LOAD DATA,
-page log vs binlog bytes, peak RSS). Prints a table, or one JSON object with --json.
+page log vs binlog bytes, peak RSS, a test reset vs reloading a mariadb-dump). Prints a table, or one JSON object with --json.
 
   --quick          small sizes for smoke runs and CI (${QUICK_SIZES.tableSize.toLocaleString('en-US')} rows, ${QUICK_SIZES.runSeconds} s runs)
   --json           print exactly one JSON object on stdout (progress goes to stderr)

@@ -14,6 +14,7 @@ import { SqlClient } from '../testing/sql-client.js'
 import { MiB, RssSampler, binlogBytesWritten, median, randomIds, since, waitUntil } from './measure.js'
 import type { BenchSizes } from './options.js'
 import type { BenchReport, Check, Figure } from './report.js'
+import { RESET_QUICK_SIZES, RESET_SIZES, runTestResetBench } from './test-reset-bench.js'
 import { parseSysbenchRun, runSysbench, sysbenchArgs, type SysbenchRunResult } from './sysbench.js'
 
 export const DATABASE = 'mylab'
@@ -438,6 +439,15 @@ export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
     // 6. peak RSS.
     figures.push(rssFigure('6.capture', 'figure 1 (capture of prepare)', peak1))
     figures.push(rssFigure('6.dropUndo', 'figure 3 (undo DROP)', peak3))
+
+    // 7. test resets against a dump reload, on a local cluster of its own (test-reset-bench.ts).
+    const resets = await runTestResetBench({
+      sizes: options.mode === 'quick' ? RESET_QUICK_SIZES : RESET_SIZES,
+      workDir: res.dir,
+      log,
+    })
+    figures.push(...resets.figures)
+    checks.push(...resets.checks)
 
     return {
       date: new Date().toISOString(),
