@@ -62,3 +62,22 @@ export {
   stopOrphanServer,
   type LocalClusterState,
 } from './local-cluster/cluster-state.js'
+export {
+  ClusterHistory,
+  openClusterHistory,
+  hasClusterHistory,
+  pageLogFile,
+  previewLines,
+  timeOfMicros,
+  commitTimeOf,
+  qualified,
+  type BacktrackArc,
+  type BacktrackPreview,
+  type DecodedRow,
+  type FindQuery,
+  type HistoryDiff,
+  type HistoryEvent,
+  type HistoryMatch,
+  type TableDiff,
+  type Timeline,
+} from './history/cluster-history.js'

@@ -69,6 +69,28 @@ export interface RowVersion {
   image: Buffer | null
 }
 
+interface TxnRow {
+  lsn: number
+  commit_us: number
+  kind: TxnKind
+  gtid: string | null
+  sql: string | null
+  changes: number
+  target_lsn: number | null
+}
+
+function txnOfRow(row: TxnRow): TxnRecord {
+  return {
+    lsn: row.lsn,
+    commitMicros: row.commit_us,
+    kind: row.kind,
+    gtid: row.gtid,
+    sql: row.sql,
+    changes: row.changes,
+    targetLsn: row.target_lsn,
+  }
+}
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS txn (
@@ -81,6 +103,7 @@ CREATE TABLE IF NOT EXISTS txn (
   target_lsn INTEGER
 );
 CREATE INDEX IF NOT EXISTS txn_time ON txn (commit_us);
+CREATE INDEX IF NOT EXISTS txn_event ON txn (lsn) WHERE kind IN ('ddl', 'backtrack');
 CREATE TABLE IF NOT EXISTS incarnation (
   id INTEGER PRIMARY KEY,
   created_lsn INTEGER NOT NULL,
@@ -221,6 +244,14 @@ export class PageLog {
   /** Drops the open batch (e.g. the capture stopped mid-transaction). */
   rollback(): void {
     if (this.#db.inTransaction) this.#db.exec('ROLLBACK')
+    this.#reload()
+  }
+
+  /**
+   * Catches a reader up with what the writer committed since (new transactions, backtracks); a reader that stays
+   * open (the console) calls it before each look.
+   */
+  refresh(): void {
     this.#reload()
   }
 
@@ -530,24 +561,44 @@ export class PageLog {
         .prepare(
           'SELECT lsn, commit_us, kind, gtid, sql, changes, target_lsn FROM txn WHERE commit_us > ? AND commit_us <= ? ORDER BY lsn',
         )
-        .all(fromMicros, toMicros) as {
-        lsn: number
-        commit_us: number
-        kind: TxnKind
-        gtid: string | null
-        sql: string | null
-        changes: number
-        target_lsn: number | null
-      }[]
-    ).map((row) => ({
-      lsn: row.lsn,
-      commitMicros: row.commit_us,
-      kind: row.kind,
-      gtid: row.gtid,
-      sql: row.sql,
-      changes: row.changes,
-      targetLsn: row.target_lsn,
-    }))
+        .all(fromMicros, toMicros) as TxnRow[]
+    ).map(txnOfRow)
+  }
+
+  /** DDL and backtrack transactions with commit times in (fromMicros, toMicros], oldest first (an index keeps it short). */
+  eventTxns(fromMicros = 0, toMicros = Number.MAX_SAFE_INTEGER): TxnRecord[] {
+    return (
+      this.#db
+        .prepare(
+          `SELECT lsn, commit_us, kind, gtid, sql, changes, target_lsn FROM txn
+            WHERE kind IN ('ddl', 'backtrack') AND commit_us > ? AND commit_us <= ? ORDER BY lsn`,
+        )
+        .all(fromMicros, toMicros) as TxnRow[]
+    ).map(txnOfRow)
+  }
+
+  /** The transaction right before `lsn` (undefined for the first). */
+  txnBefore(lsn: number): TxnRecord | undefined {
+    const row = this.#db
+      .prepare(
+        'SELECT lsn, commit_us, kind, gtid, sql, changes, target_lsn FROM txn WHERE lsn < ? ORDER BY lsn DESC LIMIT 1',
+      )
+      .get(lsn) as TxnRow | undefined
+    return row === undefined ? undefined : txnOfRow(row)
+  }
+
+  /**
+   * Row versions written per interval of `intervalMicros` from `fromMicros` on, up to `toMicros`: [index of the
+   * interval, versions], oldest first, intervals without any left out. What Aurora graphs as the change-record rate.
+   */
+  changesPerInterval(fromMicros: number, toMicros: number, intervalMicros: number): [number, number][] {
+    return this.#db
+      .prepare(
+        `SELECT (commit_us - ?) / ? AS slot, sum(changes) FROM txn
+          WHERE commit_us >= ? AND commit_us <= ? AND kind <> 'backtrack' GROUP BY slot HAVING sum(changes) > 0 ORDER BY slot`,
+      )
+      .raw()
+      .all(fromMicros, Math.max(1, Math.floor(intervalMicros)), fromMicros, toMicros) as [number, number][]
   }
 
   /**

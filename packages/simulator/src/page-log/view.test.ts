@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { happened, symmetricDifference, viewAt } from './view.js'
+import { backtracksThrough, happened, symmetricDifference, viewAt } from './view.js'
 
 describe('viewAt', () => {
   it('is (0, x] without backtracks', () => {
@@ -26,6 +26,18 @@ describe('viewAt', () => {
     expect(viewAt(8, events)).toEqual([{ lo: 0, hi: 8 }])
     expect(happened(6, viewAt(20, events))).toBe(false)
     expect(happened(12, viewAt(20, events))).toBe(true)
+  })
+
+  it('names the backtracks a state reads through', () => {
+    const events = [
+      { lsn: 11, targetLsn: 4 },
+      { lsn: 16, targetLsn: 13 },
+      { lsn: 18, targetLsn: 8 }, // back into the stretch the first one undid: neither earlier one is history now
+    ]
+    expect(backtracksThrough(17, events).map((event) => event.lsn)).toEqual([16, 11])
+    expect(backtracksThrough(16, events).map((event) => event.lsn)).toEqual([16, 11])
+    expect(backtracksThrough(18, events).map((event) => event.lsn)).toEqual([18])
+    expect(backtracksThrough(10, events)).toEqual([])
   })
 })
 

@@ -35,6 +35,19 @@ export function viewAt(lsn: number, backtracks: readonly BacktrackEvent[]): View
   }
 }
 
+/** The backtrack events view(lsn) reads through, newest first: the backtracks that are part of that state's history. */
+export function backtracksThrough(lsn: number, backtracks: readonly BacktrackEvent[]): BacktrackEvent[] {
+  const sorted = [...backtracks].sort((a, b) => b.lsn - a.lsn)
+  const through: BacktrackEvent[] = []
+  let hi = lsn
+  for (;;) {
+    const event = sorted.find((b) => b.lsn <= hi)
+    if (event === undefined) return through
+    through.push(event)
+    hi = event.targetLsn
+  }
+}
+
 export function happened(lsn: number, view: View): boolean {
   return view.some((range) => lsn > range.lo && lsn <= range.hi)
 }
