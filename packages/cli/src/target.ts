@@ -1,6 +1,5 @@
 // Where the time-travel commands (lab, to, list, run, find, diff, show) point: the running local cluster (through its
 // RDS endpoint, the same code path as live), a temporary one, or real Aurora with --live.
-import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,7 +12,14 @@ import {
   type SqlEndpoint,
   type SqlOutcome,
 } from '@backtrack/core'
-import { startLocalCluster, type LocalClusterState, type StartedLocalCluster } from '@backtrack/simulator'
+import {
+  hasClusterHistory,
+  openClusterHistory,
+  startLocalCluster,
+  type ClusterHistory,
+  type LocalClusterState,
+  type StartedLocalCluster,
+} from '@backtrack/simulator'
 import { callControl, CliFailure, requireRunning, resolveDataDir } from './commands/local-cluster-cli.js'
 
 /** Options every cluster-facing command takes. */
@@ -48,13 +54,22 @@ export function usage(message: string): CliFailure {
   return new CliFailure(message, 2)
 }
 
-/** Turns a BacktrackError about the user's input into a usage error (exit 2). */
+function usageOf(error: unknown): unknown {
+  return BacktrackError.is(error, 'InvalidParameterValue') ? usage(error.message) : error
+}
+
+/** Turns a BacktrackError about the user's input into a usage error (exit 2), also when `fn` returns a promise. */
 export function asUsage<T>(fn: () => T): T {
   try {
-    return fn()
+    const result = fn()
+    if (result instanceof Promise) {
+      return result.catch((error: unknown) => {
+        throw usageOf(error)
+      }) as T
+    }
+    return result
   } catch (error) {
-    if (BacktrackError.is(error, 'InvalidParameterValue')) throw usage(error.message)
-    throw error
+    throw usageOf(error)
   }
 }
 
@@ -81,16 +96,10 @@ export interface Target {
   /** The RDS endpoint URL of a local cluster (`--endpoint-url`). */
   endpointUrl?: string
   dataDir?: string
-  /** The page log of a local cluster. */
-  pageLogPath?: string
   sqlEndpoint(): Promise<SqlEndpoint>
   /** An exact mark; named ones are remembered by the local cluster. */
   mark(name?: string): Promise<Date>
   close(): Promise<void>
-}
-
-export function pageLogPath(dataDir: string): string {
-  return join(dataDir, 'cluster', 'page-log.sqlite')
 }
 
 function liveTarget(options: TargetOptions): Target {
@@ -142,7 +151,6 @@ export function openTarget(options: TargetOptions): Target {
     engine,
     endpointUrl: state.rdsEndpoint,
     dataDir,
-    pageLogPath: pageLogPath(dataDir),
     sqlEndpoint: async () => sql,
     mark: async (name) =>
       new Date(
@@ -157,17 +165,16 @@ export function openTarget(options: TargetOptions): Target {
   }
 }
 
-/** Where a local cluster's page log is, for find/diff/show (no running cluster needed). */
-export function localPageLog(options: TargetOptions, command: string): string {
+/** A local cluster's history for find/diff/show (no running cluster needed). */
+export function localHistory(options: TargetOptions, command: string): ClusterHistory {
   assertSimulator(options, command)
   const dataDir = resolveDataDir(options.dataDir, options.clusterId)
-  const path = pageLogPath(dataDir)
-  if (!existsSync(path)) {
+  if (!hasClusterHistory(dataDir)) {
     throw new CliFailure(
       `no page log in ${dataDir}: start a cluster with \`backtrack up --data-dir ${dataDir}\`, or pass the --data-dir of yours`,
     )
   }
-  return path
+  return openClusterHistory(dataDir)
 }
 
 /** A fresh local cluster in a temporary data dir (lab, run); `close()` stops it and removes its data unless kept. */
@@ -199,7 +206,6 @@ export async function startTemporaryCluster(
     engine,
     endpointUrl: cluster.rdsEndpoint,
     dataDir,
-    pageLogPath: pageLogPath(dataDir),
     sqlEndpoint: async () => sql,
     mark: (name) => cluster.mark(name),
     close: async () => {

@@ -126,6 +126,30 @@ describe('on a running local cluster', () => {
 
   const checksum = async () => String((await sql.query('CHECKSUM TABLE sbtest1'))[0]?.['Checksum'])
 
+  it('to --dry-run previews a backtrack without changing anything', async () => {
+    const original = await checksum()
+    const preview = await backtrack('to', 'after-drop', '--dry-run', '--data-dir', dataDir)
+    expect(preview.code, preview.stderr).toBe(0)
+    // The lab ended at before-drop; at after-drop sbtest1 did not exist, so going there redoes the DROP.
+    expect(preview.stdout).toMatch(/redoes DROP TABLE `sbtest1`/)
+    expect(preview.stdout).toContain('mylab.sbtest1: dropped (it did not exist then; 2000 rows now)')
+    expect(preview.stdout).toMatch(/\$ backtrack to \S+ --data-dir \S+ --wait/)
+    expect(preview.stdout).toMatch(/\$ aws rds backtrack-db-cluster --db-cluster-identifier labstack-cluster/)
+    const json = JSON.parse(
+      (await backtrack('to', 'after-drop', '--dry-run', '--json', '--data-dir', dataDir)).stdout,
+    ) as { tables: { table: string; change: string; inserted: number }[] }
+    expect(json.tables).toEqual([
+      expect.objectContaining({ table: 'mylab.sbtest1', change: 'created', inserted: 2000 }),
+    ])
+    expect(await checksum()).toBe(original)
+    const list = JSON.parse((await backtrack('list', '--data-dir', dataDir, '--json')).stdout) as unknown[]
+    expect(list).toHaveLength(2) // the lab's two; the previews started none
+
+    const unknown = await backtrack('diff', '--from', 'no-such-marker', '--data-dir', dataDir)
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toContain('Unknown marker "no-such-marker". Known markers: ')
+  }, 120_000)
+
   it('find locates the DROP, and its suggested command restores the table', async () => {
     const original = await checksum()
     const away = await backtrack('to', 'after-drop', '--wait', '--data-dir', dataDir, '--json')

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
-import { PageLogReader, timeOfMicros, type DecodedRow } from '../page-log-reader.js'
-import { localPageLog, usage, type TargetOptions } from '../target.js'
+import { timeOfMicros, type DecodedRow, type TableDiff } from '@backtrack/simulator'
+import { asUsage, localHistory, usage, type TargetOptions } from '../target.js'
 
 interface DiffOptions extends TargetOptions {
   from: string
@@ -45,50 +45,54 @@ export function registerDiff(program: Command): void {
     .addHelpText('after', EXAMPLES)
     .action(async (options: DiffOptions) => {
       if (!Number.isInteger(options.limit) || options.limit < 0) throw usage('--limit expects a whole number >= 0')
-      const reader = new PageLogReader(localPageLog(options, 'diff'))
+      const history = localHistory(options, 'diff')
       try {
-        const from = await reader.resolve(options.from)
+        const from = await asUsage(() => history.resolve(options.from))
         const to =
-          options.to === undefined || options.to === 'now' ? Date.now() * 1000 : await reader.resolve(options.to)
+          options.to === undefined || options.to === 'now'
+            ? Date.now() * 1000
+            : await asUsage(() => history.resolve(options.to!))
         if (to < from) throw usage(`--to (${timeOfMicros(to)}) is before --from (${timeOfMicros(from)}); swap them`)
-        const ddl = reader
-          .transactions(from, to)
-          .filter((txn) => txn.kind === 'ddl' || txn.kind === 'backtrack')
-          .map((txn) => ({ lsn: txn.lsn, time: timeOfMicros(txn.commitMicros), kind: txn.kind, sql: txn.sql }))
-        const tables = reader.diff(from, to, {
+        const diff = history.diff(from, to, {
           ...(options.table === undefined ? {} : { table: options.table }),
           limit: options.limit,
         })
         if (options.json) {
-          process.stdout.write(JSON.stringify({ from: timeOfMicros(from), to: timeOfMicros(to), ddl, tables }) + '\n')
+          process.stdout.write(JSON.stringify(diff) + '\n')
           return
         }
-        process.stdout.write(`Changes from ${timeOfMicros(from)} to ${timeOfMicros(to)}\n`)
-        if (ddl.length > 0) {
+        process.stdout.write(`Changes from ${diff.from} to ${diff.to}\n`)
+        if (diff.ddl.length > 0) {
           process.stdout.write('DDL and backtracks:\n')
-          for (const event of ddl) process.stdout.write(`  ${event.time}  LSN ${event.lsn}  ${event.sql ?? ''}\n`)
+          for (const event of diff.ddl) process.stdout.write(`  ${event.time}  LSN ${event.lsn}  ${event.sql ?? ''}\n`)
         }
-        if (tables.length === 0) process.stdout.write('No row changes.\n')
-        for (const table of tables) {
-          const counts = `+${table.inserted} inserted  ~${table.updated} updated  -${table.deleted} deleted`
-          const change =
-            table.change === 'rows'
-              ? counts
-              : table.change === 'created'
-                ? `created, ${table.inserted} rows`
-                : table.change === 'dropped'
-                  ? `dropped, had ${table.deleted} rows`
-                  : `dropped (${table.deleted} rows) and re-created (${table.inserted} rows)`
-          process.stdout.write(`${table.table}: ${change}\n`)
-          for (const sample of table.samples) {
-            const sign = sample.op === 'insert' ? '+' : sample.op === 'delete' ? '-' : '~'
-            if (sample.op === 'update') {
-              process.stdout.write(`  ~ ${compact(sample.before)}\n    → ${compact(sample.after)}\n`)
-            } else process.stdout.write(`  ${sign} ${compact(sample.after ?? sample.before)}\n`)
-          }
-        }
+        if (diff.tables.length === 0) process.stdout.write('No row changes.\n')
+        process.stdout.write(formatTableDiffs(diff.tables))
       } finally {
-        reader.close()
+        history.close()
       }
     })
+}
+
+/** Tables and sample rows of a diff, as `diff` and `to --dry-run` print them. */
+export function formatTableDiffs(tables: TableDiff[]): string {
+  let out = ''
+  for (const table of tables) {
+    const counts = `+${table.inserted} inserted  ~${table.updated} updated  -${table.deleted} deleted`
+    const change =
+      table.change === 'rows'
+        ? counts
+        : table.change === 'created'
+          ? `created, ${table.inserted} rows`
+          : table.change === 'dropped'
+            ? `dropped, had ${table.deleted} rows`
+            : `dropped (${table.deleted} rows) and re-created (${table.inserted} rows)`
+    out += `${table.table}: ${change}\n`
+    for (const sample of table.samples) {
+      const sign = sample.op === 'insert' ? '+' : sample.op === 'delete' ? '-' : '~'
+      if (sample.op === 'update') out += `  ~ ${compact(sample.before)}\n    → ${compact(sample.after)}\n`
+      else out += `  ${sign} ${compact(sample.after ?? sample.before)}\n`
+    }
+  }
+  return out
 }

@@ -1,7 +1,6 @@
 import type { Command } from 'commander'
-import type { TxnRecord } from '@backtrack/simulator'
-import { commitTimeOf, PageLogReader, timeOfMicros } from '../page-log-reader.js'
-import { localPageLog, usage, type TargetOptions } from '../target.js'
+import type { HistoryMatch } from '@backtrack/simulator'
+import { localHistory, usage, type TargetOptions } from '../target.js'
 import { resolveDataDir } from './local-cluster-cli.js'
 
 interface FindOptions extends TargetOptions {
@@ -21,18 +20,7 @@ Each match shows its commit time, the last safe moment before it and the exact \
 to that moment. Reads the local cluster's page log (simulator-only; read while the cluster runs).
 `
 
-const normalize = (text: string) =>
-  text.toLowerCase().replaceAll('`', '').replace(/\s+/g, ' ').replace(/;\s*$/, '').trim()
-
-export interface FindMatch {
-  lsn: number
-  time: string
-  kind: string
-  sql: string | null
-  tables: Record<string, number>
-  undone: boolean
-  safeTo: string | null
-  previous: { lsn: number; time: string } | null
+export interface FindMatch extends HistoryMatch {
   command: string | null
 }
 
@@ -56,54 +44,19 @@ export function registerFind(program: Command): void {
       if (options.ddl === undefined && options.table === undefined && options.sql === undefined) {
         throw usage('find needs --ddl <text>, --table <name> or --sql <text> (see backtrack find --help)')
       }
-      const path = localPageLog(options, 'find')
+      const history = localHistory(options, 'find')
       const dataDir = resolveDataDir(options.dataDir, options.clusterId)
-      const reader = new PageLogReader(path)
       try {
-        const txns = reader.transactions().filter((txn) => txn.kind !== 'base')
-        const incarnations = reader.incarnationsById()
-        const head = reader.log.headView()
-        const tableName = options.table?.replaceAll('`', '')
-        const tablePattern =
-          tableName === undefined
-            ? undefined
-            : new RegExp(
-                `(^|[\\s.,(])${tableName
-                  .split('.')
-                  .pop()!
-                  .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[\\s,;(])`,
-                'i',
-              )
-        const matches: FindMatch[] = []
-        let previous: TxnRecord | undefined
-        for (const txn of txns) {
-          const before = previous
-          previous = txn
-          if (txn.kind === 'backtrack') continue
-          const sql = txn.sql === null ? '' : normalize(txn.sql)
-          if (options.ddl !== undefined && (txn.kind !== 'ddl' || !sql.includes(normalize(options.ddl)))) continue
-          if (options.sql !== undefined && !sql.includes(normalize(options.sql))) continue
-          const written = reader.tablesWrittenBy(txn, incarnations)
-          if (tableName !== undefined) {
-            const wrote = [...written.keys()].some((name) => name === tableName || name.split('.')[1] === tableName)
-            const ddlOnIt = txn.kind === 'ddl' && tablePattern!.test(` ${(txn.sql ?? '').replaceAll('`', '')} `)
-            if (!wrote && !ddlOnIt) continue
-          }
-          const safeMs = Math.floor((txn.commitMicros - 1) / 1000)
-          const safe = before === undefined || safeMs * 1000 >= before.commitMicros ? safeMs : undefined
-          const safeTo = safe === undefined ? null : timeOfMicros(safe * 1000)
-          matches.push({
-            lsn: txn.lsn,
-            time: commitTimeOf(txn.commitMicros),
-            kind: txn.kind,
-            sql: txn.sql,
-            tables: Object.fromEntries(written),
-            undone: !head.some((range) => txn.lsn > range.lo && txn.lsn <= range.hi),
-            safeTo,
-            previous: before === undefined ? null : { lsn: before.lsn, time: commitTimeOf(before.commitMicros) },
-            command: safeTo === null ? null : `backtrack to ${safeTo} --data-dir ${dataDir} --wait`,
+        const matches: FindMatch[] = history
+          .find({
+            ...(options.ddl === undefined ? {} : { ddl: options.ddl }),
+            ...(options.table === undefined ? {} : { table: options.table }),
+            ...(options.sql === undefined ? {} : { sql: options.sql }),
           })
-        }
+          .map((match) => ({
+            ...match,
+            command: match.safeTo === null ? null : `backtrack to ${match.safeTo} --data-dir ${dataDir} --wait`,
+          }))
         const shown = matches.slice(-options.limit)
         if (options.json) {
           process.stdout.write(JSON.stringify(shown) + '\n')
@@ -133,7 +86,7 @@ export function registerFind(program: Command): void {
         if (matches.length > shown.length)
           process.stdout.write(`(${matches.length - shown.length} older matches not shown; --limit)\n`)
       } finally {
-        reader.close()
+        history.close()
       }
     })
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
-import { PageLogReader, qualified, timeOfMicros } from '../page-log-reader.js'
-import { localPageLog, usage, type TargetOptions } from '../target.js'
+import { qualified, timeOfMicros } from '@backtrack/simulator'
+import { asUsage, localHistory, usage, type TargetOptions } from '../target.js'
 
 interface ShowOptions extends TargetOptions {
   asOf: string
@@ -32,12 +32,12 @@ export function registerShow(program: Command): void {
     .addHelpText('after', EXAMPLES)
     .action(async (name: string, options: ShowOptions) => {
       if (!Number.isInteger(options.limit) || options.limit < 0) throw usage('--limit expects a whole number >= 0')
-      const reader = new PageLogReader(localPageLog(options, 'show'))
+      const history = localHistory(options, 'show')
       try {
-        const at = await reader.resolve(options.asOf)
-        const table = reader.tableAt(name, at)
+        const at = await asUsage(() => history.resolve(options.asOf))
+        const table = history.tableAt(name, at)
         if (table === undefined) {
-          const alive = reader.log.tablesIn(reader.viewAtMicros(at)).map(qualified)
+          const alive = history.tablesAt(at)
           throw usage(
             `no table ${name} at ${timeOfMicros(at)}; tables then: ${alive.length === 0 ? '(none)' : alive.join(', ')}`,
           )
@@ -45,7 +45,7 @@ export function registerShow(program: Command): void {
         const columns = table.schema.columns.map((column) => column.name)
         const rows = []
         let total = 0
-        for (const row of reader.rowsAt(table, at)) {
+        for (const row of history.rowsAt(table, at)) {
           if (rows.length < options.limit) rows.push(row)
           total++
         }
@@ -72,7 +72,7 @@ export function registerShow(program: Command): void {
         process.stdout.write(`${line(columns)}\n${line(widths.map((w) => '-'.repeat(w)))}\n`)
         for (const values of cells) process.stdout.write(`${line(values)}\n`)
       } finally {
-        reader.close()
+        history.close()
       }
     })
 }

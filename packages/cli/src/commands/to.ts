@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
 import {
   BacktrackError,
@@ -7,13 +6,22 @@ import {
   resolveTimeExpression,
   type DBClusterBacktrack,
 } from '@backtrack/core'
+import {
+  hasClusterHistory,
+  openClusterHistory,
+  previewLines,
+  readClusterState,
+  type ClusterHistory,
+} from '@backtrack/simulator'
 import { backtrackCommand } from '../narrate.js'
-import { PageLogReader } from '../page-log-reader.js'
-import { addTargetOptions, asUsage, openTarget, type TargetOptions } from '../target.js'
+import { addTargetOptions, asUsage, localHistory, openTarget, type TargetOptions } from '../target.js'
+import { formatTableDiffs } from './diff.js'
+import { resolveDataDir } from './local-cluster-cli.js'
 
 interface ToOptions extends TargetOptions {
   wait?: boolean
   useEarliest?: boolean
+  dryRun?: boolean
 }
 
 const EXAMPLES = `
@@ -22,8 +30,10 @@ Examples:
   $ backtrack to '2026-11-24T00:10:00Z'        # ISO-8601; '2026-11-24 00:10:00' (SELECT current_timestamp()) is read as UTC
   $ backtrack to -90s --wait                   # relative to the cluster's clock: -500ms, -90s, -5m, -1h
   $ backtrack to 'after-drop + 1s' --json
+  $ backtrack to before-drop --dry-run          # what it would undo, table by table; nothing changes
   $ backtrack to 2026-11-24T00:10:00Z --live --cluster-id labstack-cluster --wait
 Prints the backtrack record (BacktrackIdentifier, BacktrackTo, Status); --wait follows it until completed.
+--dry-run reads the local cluster's page log (simulator-only) and prints what the console's preview shows.
 `
 
 export function recordJson(record: DBClusterBacktrack): Record<string, string> {
@@ -44,38 +54,36 @@ export function registerTo(program: Command): void {
     .argument('<time>', 'when to rewind to')
     .option('--wait', 'wait until the backtrack completed and the cluster is available')
     .option('--use-earliest', 'rewind to the earliest backtrack time when <time> is older than the window')
+    .option('--dry-run', 'print what the backtrack would undo (tables, rows, DDL) and the commands; change nothing')
   addTargetOptions(command)
     .addHelpText('after', EXAMPLES)
     .action(async (time: string, options: ToOptions) => {
       const expression = asUsage(() => parseTimeExpression(time))
+      if (options.dryRun) return dryRun(time, options)
       const target = openTarget(options)
       try {
         const engine = target.engine
-        let reader: PageLogReader | undefined
+        let history: ClusterHistory | undefined
         if (expression.kind === 'marker') {
-          if (target.pageLogPath === undefined || !existsSync(target.pageLogPath)) {
+          if (target.dataDir === undefined || !hasClusterHistory(target.dataDir)) {
             throw new BacktrackError(
               'UnsupportedOperation',
               `"${time}" is a marker name; markers live in the simulator's page log, so they are simulator-only. ` +
                 'With --live, give an ISO-8601 time (2026-11-24T00:10:00Z) or a relative one (-90s).',
             )
           }
-          reader = new PageLogReader(target.pageLogPath)
+          history = openClusterHistory(target.dataDir)
         }
         let at: Date
         try {
-          at = await asUsage(() =>
-            resolveTimeExpression(expression, {
-              now: () => engine.now(),
-              marker: (name) => {
-                const micros = reader?.log.marker(name)
-                return micros === undefined ? undefined : new Date(Math.floor(micros / 1000))
-              },
-              markerNames: () => reader?.log.markers().map((marker) => marker.name) ?? [],
-            }),
-          )
+          at =
+            history === undefined
+              ? await asUsage(() =>
+                  resolveTimeExpression(expression, { now: () => engine.now(), marker: () => undefined }),
+                )
+              : new Date(Math.floor((await asUsage(() => history.resolve(time, { now: () => engine.now() }))) / 1000))
         } finally {
-          reader?.close()
+          history?.close()
         }
         const record = await engine.backtrack({
           backtrackTo: at,
@@ -110,4 +118,41 @@ export function registerTo(program: Command): void {
         await target.close()
       }
     })
+}
+
+/** `to --dry-run`: the console's preview of a backtrack, in the terminal. */
+async function dryRun(time: string, options: ToOptions): Promise<void> {
+  const history = localHistory(options, 'to --dry-run')
+  try {
+    const dataDir = resolveDataDir(options.dataDir, options.clusterId)
+    const at = await asUsage(() => history.resolve(time))
+    const preview = asUsage(() =>
+      history.preview(at, { ...(options.useEarliest ? { useEarliest: true } : {}), limit: 3 }),
+    )
+    const state = readClusterState(dataDir)
+    const to = new Date(Date.parse(preview.to))
+    const commands = {
+      aws: backtrackCommand(
+        {
+          clusterIdentifier: state?.clusterIdentifier ?? options.clusterId ?? 'labstack-cluster',
+          ...(state?.rdsEndpoint === undefined ? {} : { endpointUrl: state.rdsEndpoint }),
+        } as Parameters<typeof backtrackCommand>[0],
+        to,
+      ),
+      backtrack: `backtrack to ${preview.to} --data-dir ${dataDir} --wait`,
+    }
+    if (options.json) {
+      process.stdout.write(JSON.stringify({ ...preview, lines: previewLines(preview), commands }) + '\n')
+      return
+    }
+    process.stdout.write(`A backtrack to ${preview.to} (from ${preview.from}) would undo (dry run, nothing changed):\n`)
+    for (const line of previewLines(preview)) process.stdout.write(`  ${line}\n`)
+    if (preview.tables.some((table) => table.samples.length > 0)) {
+      process.stdout.write(`Changes since ${preview.to}, with sample rows:\n`)
+      process.stdout.write(formatTableDiffs(preview.tables).replace(/^(?=.)/gm, '  '))
+    }
+    process.stdout.write(`To run it:\n  $ ${commands.backtrack}\n  $ ${commands.aws}\n`)
+  } finally {
+    history.close()
+  }
 }
