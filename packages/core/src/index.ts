@@ -22,6 +22,7 @@ export {
   type DBCluster,
   type DBClusterBacktrack,
   type DescribeBacktracksInput,
+  type RdsEvent,
   type SqlEndpoint,
   type WaitOptions,
 } from './types.js'

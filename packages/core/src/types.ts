@@ -42,6 +42,16 @@ export interface DBCluster {
   LatestRestorableTime?: Date
 }
 
+/** One RDS event as `DescribeEvents` returns it (a cluster created, deleted, backtracked); member names are the RDS API's. */
+export interface RdsEvent {
+  SourceIdentifier: string
+  SourceType: 'db-cluster'
+  Message: string
+  EventCategories: string[]
+  Date: Date
+  SourceArn: string
+}
+
 /** One backtrack request and its outcome; member names are the RDS API's. */
 export interface DBClusterBacktrack {
   DBClusterIdentifier: string

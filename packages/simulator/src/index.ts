@@ -1,19 +1,3 @@
-export {}
-export type {
-  Credentials,
-  ServerConnectionOptions,
-  ServerFlavor,
-  ServerLogger,
-  ServerSource,
-  StartedMysqlServer,
-} from './server/mysql-server.js'
-export { startMysqlServer, type StartMysqlServerOptions } from './server/start-mysql-server.js'
-export { startPrivateServer, type PrivateServerOptions } from './server/private-server.js'
-export { connectExistingServer, parseServerUrl, type UrlServerOptions } from './server/url-server.js'
-export { isDockerReachable, startContainerServer, type ContainerServerOptions } from './server/container-server.js'
-export { buildRdsEndpoint, RDS_API_VERSION, RDS_XMLNS, type RdsEndpointOptions } from './rds-endpoint/rds-endpoint.js'
-export type { ClusterRegistry, CreateClusterInput, RdsEvent, RdsEventQuery } from './rds-endpoint/cluster-registry.js'
-export type { AccessKey } from './rds-endpoint/sigv4.js'
 export {
   SimulatorEngine,
   type ConnectionGate,
@@ -29,18 +13,8 @@ export {
   type TxnRecord,
 } from './page-log/page-log.js'
 export { Capture, type CaptureLogger } from './capture/capture.js'
-export { readCells, encodeCells, RowWriter, type Cell } from './row-codec.js'
-export { openBinlogStream, type BinlogStream, type BinlogStreamOptions } from './binlog/binlog-client.js'
-export { BinlogDecoder, EVENT_TYPE, type DecodedEvent } from './binlog/decode-event.js'
-export {
-  COLUMN_TYPE,
-  type BinlogEvent,
-  type BinlogPosition,
-  type ColumnInfo,
-  type TableMap,
-  type ValueKind,
-} from './binlog/binlog-event.js'
-export { loadRows, type LoadColumn, type LoadOptions, type LoadResult, type LoadTarget } from './binlog/load-data.js'
+export { readCells, type Cell } from '@backtrack/binlog'
+export { loadRows, type LoadColumn, type LoadOptions, type LoadResult, type LoadTarget } from './load-data.js'
 export {
   startLocalCluster,
   StartedLocalCluster,

@@ -1,10 +1,9 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startPrivateServer } from './server/private-server.js'
-import type { StartedMysqlServer } from './server/mysql-server.js'
+import { startPrivateServer, type StartedMysqlServer } from '@backtrack/mysql-server'
 import { SimulatorEngine } from './simulator-engine.js'
 import { SqlClient } from './testing/sql-client.js'
-import { tempDir } from './testing/temp-dir.js'
+import { tempDir } from '@backtrack/mysql-server/testing'
 
 const DB = 'we`ird db.ü'
 const q = (name: string) => '`' + name.replaceAll('`', '``') + '`'

@@ -2,11 +2,10 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BacktrackError } from '@backtrack/core'
-import { startPrivateServer } from './server/private-server.js'
-import type { StartedMysqlServer } from './server/mysql-server.js'
+import { startPrivateServer, type StartedMysqlServer } from '@backtrack/mysql-server'
 import { SimulatorEngine } from './simulator-engine.js'
 import { SqlClient } from './testing/sql-client.js'
-import { tempDir } from './testing/temp-dir.js'
+import { tempDir } from '@backtrack/mysql-server/testing'
 
 describe('SimulatorEngine: backtrack window and binlog purging', () => {
   const dir = tempDir('bt-window-')

@@ -1,10 +1,9 @@
 import { join } from 'node:path'
 import { runEngineConformance } from '@backtrack/core/testing'
 import mysql from 'mysql2/promise'
-import { findServerBinaries } from './server/server-binaries.js'
-import { startPrivateServer } from './server/private-server.js'
+import { findServerBinaries, startPrivateServer } from '@backtrack/mysql-server'
 import { SimulatorEngine } from './simulator-engine.js'
-import { tempDir } from './testing/temp-dir.js'
+import { tempDir } from '@backtrack/mysql-server/testing'
 
 // The engine conformance suite (packages/core/src/testing) over a SimulatorEngine on its own private server.
 const binaries = await findServerBinaries()

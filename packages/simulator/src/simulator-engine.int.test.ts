@@ -2,10 +2,9 @@ import { join } from 'node:path'
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BacktrackError } from '@backtrack/core'
-import { startPrivateServer } from './server/private-server.js'
-import type { StartedMysqlServer } from './server/mysql-server.js'
+import { startPrivateServer, type StartedMysqlServer } from '@backtrack/mysql-server'
 import { SimulatorEngine } from './simulator-engine.js'
-import { tempDir } from './testing/temp-dir.js'
+import { tempDir } from '@backtrack/mysql-server/testing'
 
 describe('SimulatorEngine over a private MariaDB', () => {
   const dir = tempDir('bt-engine-')

@@ -26,7 +26,7 @@ import { ClientSessions, type SessionPolicy } from './client-sessions.js'
 import { systemClock, type Clock } from './clock.js'
 import { BacktrackExecutor, type ApplyStats } from './executor/backtrack-executor.js'
 import { PageLog } from './page-log/page-log.js'
-import type { StartedMysqlServer } from './server/mysql-server.js'
+import type { StartedMysqlServer } from '@backtrack/mysql-server'
 
 /** Lets the SQL endpoint in front of the server hold client connections while a rewind applies. */
 export interface ConnectionGate {

@@ -1,1 +1,2 @@
 export { runEngineConformance, type ConformanceContext, type ConformanceOptions } from './engine-conformance.js'
+export { FakeEngine, type FakeEngineOptions } from './fake-engine.js'

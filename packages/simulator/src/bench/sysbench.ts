@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import type { ServerConnectionOptions } from '../server/mysql-server.js'
+import type { ServerConnectionOptions } from '@backtrack/mysql-server'
 
 export interface SysbenchOptions {
   connection: ServerConnectionOptions

@@ -1,4 +1,4 @@
-import type { BinlogPosition } from '../binlog/binlog-event.js'
+import type { BinlogPosition } from '@backtrack/binlog'
 
 /** Orders binlog positions: by the file's sequence number (`binlog.000012`), then the offset. */
 export function comparePositions(a: BinlogPosition, b: BinlogPosition): number {

@@ -1,11 +1,12 @@
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startPrivateServer } from '../server/private-server.js'
-import type { StartedMysqlServer } from '../server/mysql-server.js'
+import { startPrivateServer, type StartedMysqlServer } from '@backtrack/mysql-server'
+import { BinlogError } from '@backtrack/binlog'
+import { BacktrackError } from '@backtrack/core'
 import { SimulatorEngine } from '../simulator-engine.js'
 import { SqlClient } from '../testing/sql-client.js'
-import { tempDir } from '../testing/temp-dir.js'
+import { tempDir } from '@backtrack/mysql-server/testing'
 
 describe('capture crash recovery and concurrent writers', () => {
   const dir = tempDir('bt-recovery-')
@@ -113,5 +114,29 @@ describe('capture crash recovery and concurrent writers', () => {
     expect(await client.checksum('big')).toBe(expected)
     await client.end()
     await engine.close()
+  })
+
+  it('stops on an event it cannot record truthfully with a CaptureFault that names the setting', async () => {
+    const engine = await SimulatorEngine.start({ server, dataDir: join(dir.path, 'cluster-fault'), database: 'fault' })
+    const admin = new SqlClient(server.connectionOptions('admin'))
+    const client = new SqlClient(server.connectionOptions('app', 'fault'))
+    try {
+      await client.query('CREATE TABLE p (id INT PRIMARY KEY, a INT, b INT)')
+      await client.query('INSERT INTO p VALUES (1, 1, 1)')
+      await engine.mark()
+      await admin.query("SET GLOBAL binlog_row_image = 'MINIMAL'")
+      const minimal = new SqlClient(server.connectionOptions('app', 'fault'))
+      await minimal.query('UPDATE p SET a = 2 WHERE id = 1')
+      await minimal.end()
+      const error: unknown = await engine.mark().catch((caught: unknown) => caught)
+      expect(BacktrackError.is(error, 'CaptureFault'), String(error)).toBe(true)
+      expect((error as BacktrackError).message).toMatch(/set binlog_row_image=FULL/)
+      expect(BinlogError.is((error as BacktrackError).cause, 'CaptureFault')).toBe(true)
+    } finally {
+      await admin.query("SET GLOBAL binlog_row_image = 'FULL'")
+      await admin.end()
+      await client.end()
+      await engine.close()
+    }
   })
 })

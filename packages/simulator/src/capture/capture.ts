@@ -2,17 +2,25 @@ import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise'
 import { BacktrackError } from '@backtrack/core'
-import type { BinlogEvent, BinlogPosition, TableMap } from '../binlog/binlog-event.js'
-import { openBinlogStream, type BinlogStream } from '../binlog/binlog-client.js'
-import { loadRows } from '../binlog/load-data.js'
+import {
+  BinlogError,
+  encodeCells,
+  openBinlogStream,
+  readCells,
+  type BinlogEvent,
+  type BinlogPosition,
+  type BinlogStream,
+  type Cell,
+  type TableMap,
+} from '@backtrack/binlog'
+import { loadRows } from '../load-data.js'
 import { systemClock, type Clock } from '../clock.js'
 import { parseDdl, rewriteDatabases, withTableName, type Ddl, type TableRef } from '../ddl/parse-ddl.js'
 import { qualifiedName, quoteIdent } from '../ddl/sql-tokens.js'
 import type { PageLog, TableIncarnation, TableSchema } from '../page-log/page-log.js'
 import type { View } from '../page-log/view.js'
 import { rowKey } from '../page-log/row-key.js'
-import { encodeCells, readCells, type Cell } from '../row-codec.js'
-import type { StartedMysqlServer } from '../server/mysql-server.js'
+import type { StartedMysqlServer } from '@backtrack/mysql-server'
 import { comparePositions, formatPosition } from './binlog-position.js'
 import { isSystemDatabase, prepareSession, readTableRows, readTableSchema } from './schema-reader.js'
 import { ShadowSchema } from './shadow-schema.js'
@@ -143,6 +151,9 @@ export class Capture {
       from: this.#committed,
       requestAnnotateRows: true,
       heartbeatSeconds: 1,
+      clock: systemClock,
+    }).catch((error: unknown) => {
+      throw BinlogError.is(error) ? fromBinlogError(error) : error
     })
   }
 
@@ -349,7 +360,7 @@ export class Capture {
       } catch (error) {
         if (this.#stopping) return
         // An event the capture cannot record truthfully stops it for good; retrying would repeat it.
-        if (BacktrackError.is(error) || ++failures > MAX_RECONNECTS) return this.#fail(error)
+        if (BacktrackError.is(error) || BinlogError.is(error) || ++failures > MAX_RECONNECTS) return this.#fail(error)
         this.#options.logger?.warn(`capture: connection lost (${(error as Error).message}); reconnecting`)
       }
       await this.#reconnect(failures)
@@ -389,7 +400,9 @@ export class Capture {
   #fail(error: unknown): void {
     const wrapped = BacktrackError.is(error)
       ? error
-      : new BacktrackError('CaptureFault', `binlog capture stopped: ${(error as Error).message}`, { cause: error })
+      : BinlogError.is(error)
+        ? fromBinlogError(error)
+        : new BacktrackError('CaptureFault', `binlog capture stopped: ${(error as Error).message}`, { cause: error })
     this.#error = wrapped
     this.#log.rollback()
     this.#options.logger?.warn(`capture: ${wrapped.message}`)
@@ -969,7 +982,13 @@ export function keepsRows(before: TableSchema, after: TableSchema): boolean {
   )
 }
 
+/** A binlog package error as a `BacktrackError` of the same code and message (users see the same text). */
+function fromBinlogError(error: BinlogError): BacktrackError {
+  return new BacktrackError(error.code, error.message, { cause: error })
+}
+
 /** For tables without a key the log keeps each distinct row once, with how many times it occurs. */
+
 export function withCount(image: Buffer, n: number): Buffer {
   return Buffer.concat([image, encodeCells([Buffer.from(String(n))])])
 }

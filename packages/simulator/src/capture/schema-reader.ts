@@ -1,10 +1,8 @@
 import type { Connection as CoreConnection } from 'mysql2'
 import type { Connection, RowDataPacket } from 'mysql2/promise'
-import type { ValueKind } from '../binlog/binlog-event.js'
-import { doubleText, float32Text } from '../binlog/decode-value.js'
+import { doubleText, float32Text, RowWriter, type ValueKind } from '@backtrack/binlog'
 import type { ColumnMeta, ForeignKey, ReferentialAction, TableSchema } from '../page-log/page-log.js'
 import { qualifiedName, quoteIdent } from '../ddl/sql-tokens.js'
-import { RowWriter } from '../row-codec.js'
 
 /** Databases that are never captured: the server's own, and the simulator's shadow schemas. */
 export function isSystemDatabase(db: string): boolean {
@@ -124,7 +122,7 @@ function canonicalExpression(column: ColumnMeta): string {
 }
 
 /**
- * Streams a table's rows as canonical row images (see `row-codec.ts`), for the base image and for rebuilding a
+ * Streams a table's rows as canonical row images (`Cell`s of @backtrack/binlog), for the base image and for rebuilding a
  * table's rows after an ALTER. The connection must use time_zone '+00:00' and binary results.
  */
 export async function* readTableRows(

@@ -1,12 +1,12 @@
 import type { Connection, PoolConnection } from 'mysql2/promise'
-import { loadRows } from '../binlog/load-data.js'
+import { loadRows } from '../load-data.js'
 import { expandCounts } from '../capture/capture.js'
 import { withTableName } from '../ddl/parse-ddl.js'
 import { qualifiedName, quoteIdent } from '../ddl/sql-tokens.js'
 import type { ColumnMeta, PageLog, TableIncarnation } from '../page-log/page-log.js'
 import { keyCells } from '../page-log/row-key.js'
 import { symmetricDifference, type View } from '../page-log/view.js'
-import type { Cell } from '../row-codec.js'
+import type { Cell } from '@backtrack/binlog'
 
 /** What a rewind did, for the record and the benchmarks. */
 export interface ApplyStats {

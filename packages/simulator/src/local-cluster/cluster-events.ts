@@ -1,5 +1,6 @@
 import { appendFileSync, readFileSync } from 'node:fs'
-import { matchesEventQuery, type RdsEvent, type RdsEventQuery } from '../rds-endpoint/cluster-registry.js'
+import type { RdsEvent } from '@backtrack/core'
+import { matchesEventQuery, type RdsEventQuery } from '@backtrack/rds-endpoint'
 
 /** RDS keeps events for 14 days. */
 const RETENTION_MS = 14 * 24 * 3600_000

@@ -9,14 +9,17 @@ import {
   type DBCluster,
   type DBClusterBacktrack,
   type DescribeBacktracksInput,
+  type RdsEvent,
   type SqlEndpoint,
   type WaitOptions,
 } from '@backtrack/core'
-import type { RdsEvent } from '../rds-endpoint/cluster-registry.js'
-import { startContainerServer } from '../server/container-server.js'
-import type { ServerLogger, StartedMysqlServer } from '../server/mysql-server.js'
-import { startPrivateServer } from '../server/private-server.js'
-import { connectExistingServer } from '../server/url-server.js'
+import {
+  connectExistingServer,
+  startContainerServer,
+  startPrivateServer,
+  type ServerLogger,
+  type StartedMysqlServer,
+} from '@backtrack/mysql-server'
 import { SimulatorEngine } from '../simulator-engine.js'
 import { SqlProxy } from './sql-proxy.js'
 

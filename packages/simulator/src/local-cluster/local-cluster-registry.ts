@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { BacktrackError, clusterNotFound, type DBCluster } from '@backtrack/core'
-import type { ClusterRegistry, CreateClusterInput, RdsEvent, RdsEventQuery } from '../rds-endpoint/cluster-registry.js'
-import type { ServerLogger } from '../server/mysql-server.js'
+import { BacktrackError, clusterNotFound, type DBCluster, type RdsEvent } from '@backtrack/core'
+import type { ClusterRegistry, CreateClusterInput, RdsEventQuery } from '@backtrack/rds-endpoint'
+import type { ServerLogger } from '@backtrack/mysql-server'
 import { ClusterEvents } from './cluster-events.js'
 import { ClusterNode, type ClusterNodeOptions } from './cluster-node.js'
 

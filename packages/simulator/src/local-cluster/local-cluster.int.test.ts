@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-rds'
 import mysql, { type RowDataPacket } from 'mysql2/promise'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { tempDir } from '../testing/temp-dir.js'
+import { tempDir } from '@backtrack/mysql-server/testing'
 import { readClusterState } from './cluster-state.js'
 import { startLocalCluster, type StartedLocalCluster } from './local-cluster.js'
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { encodeCells, readCells } from '../row-codec.js'
+import { encodeCells, readCells } from '@backtrack/binlog'
 import { PageLog, type TableSchema } from './page-log.js'
 import { symmetricDifference } from './view.js'
 

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3'
-import type { ValueKind } from '../binlog/binlog-event.js'
+import type { ValueKind } from '@backtrack/binlog'
 import { rangeCondition, viewAt, type BacktrackEvent, type LsnRange, type View } from './view.js'
 
 /** A column as the page log needs it to load rows back. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { encodeCells } from '../row-codec.js'
+import { encodeCells } from '@backtrack/binlog'
 import type { TableSchema } from './page-log.js'
 import { keyCells, rowKey } from './row-key.js'
 

@@ -1,4 +1,4 @@
-import { encodeCells, readCells, type Cell } from '../row-codec.js'
+import { encodeCells, readCells, type Cell } from '@backtrack/binlog'
 import type { TableSchema } from './page-log.js'
 
 const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint'])

@@ -1,5 +1,5 @@
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise'
-import type { ServerConnectionOptions } from '../server/mysql-server.js'
+import type { ServerConnectionOptions } from '@backtrack/mysql-server'
 
 /**
  * A test's SQL session that reconnects when a backtrack closed it (Aurora closes every connection too), so a test
