@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { BacktrackError } from '@backtrack/core'
 import type { ConnectionOptions } from 'mysql2/promise'
 
+import { captureServerArgs } from './binlog-settings.js'
 import { DEFAULT_APP_USER, generatePassword, isReservedUser, provisionAccounts } from './accounts.js'
 import { MysqlServerHandle, SILENT_LOGGER, withConnection } from './mysql-server-handle.js'
 import type { ServerLogger, StartedMysqlServer } from './mysql-server.js'
@@ -103,14 +104,7 @@ export async function startContainerServer(options: ContainerServerOptions = {})
       .withUsername(app.user)
       .withUserPassword(app.password)
       .withCommand([
-        '--log-bin=binlog',
-        '--binlog-format=ROW',
-        '--binlog-row-image=FULL',
-        '--binlog-row-metadata=FULL',
-        `--server-id=${serverId}`,
-        '--default-time-zone=+00:00',
-        '--max-binlog-size=256M',
-        '--local-infile=ON',
+        ...captureServerArgs('binlog', serverId),
         // The binlog client the capture uses speaks mysql_native_password only.
         '--default-authentication-plugin=mysql_native_password',
       ])

@@ -19,6 +19,7 @@ import {
   isReservedUser,
   provisionAccounts,
 } from './accounts.js'
+import { captureServerArgs } from './binlog-settings.js'
 import { MysqlServerHandle, SILENT_LOGGER, withConnection } from './mysql-server-handle.js'
 import type { Credentials, ServerLogger, StartedMysqlServer } from './mysql-server.js'
 import { compareVersions, findServerBinaries, INSTALL_HINT, type ServerBinaries } from './server-binaries.js'
@@ -241,14 +242,7 @@ function serverArgs(binaries: ServerBinaries, dataDir: string, socketPath: strin
     '--skip-name-resolve',
     `--pid-file=${join(dataDir, PID_FILE)}`,
     `--log-error=${join(dataDir, ERROR_LOG)}`,
-    `--log-bin=${join(dataDir, 'binlog')}`,
-    '--binlog-format=ROW',
-    '--binlog-row-image=FULL',
-    '--binlog-row-metadata=FULL',
-    `--server-id=${serverId}`,
-    '--default-time-zone=+00:00',
-    '--max-binlog-size=256M',
-    '--local-infile=ON',
+    ...captureServerArgs(join(dataDir, 'binlog'), serverId),
     // Its own temporary directory (beside the data dir: a folder inside it would show up as a database).
     `--tmpdir=${dataDir}.tmp`,
   ]

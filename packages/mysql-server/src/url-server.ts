@@ -1,6 +1,7 @@
 import { BacktrackError } from '@backtrack/core'
 import type { Connection, RowDataPacket } from 'mysql2/promise'
 
+import { BINLOG_FLAGS, BINLOG_SETTINGS } from './binlog-settings.js'
 import { hasAnyPrivilege, globalPrivileges } from './grants.js'
 import { MysqlServerHandle, SILENT_LOGGER, withConnection } from './mysql-server-handle.js'
 import type {
@@ -32,8 +33,6 @@ interface PrivilegeRequirement {
   name: (flavor: ServerFlavor) => string
   why: string
 }
-
-const BINLOG_FLAGS = '--binlog-format=ROW --binlog-row-image=FULL --binlog-row-metadata=FULL --server-id=<non-zero>'
 
 const REQUIREMENTS: PrivilegeRequirement[] = [
   {
@@ -117,14 +116,10 @@ export async function validateServer(conn: Connection, where: string): Promise<V
   if (logBin.toUpperCase() !== 'ON' && logBin !== '1') {
     failures.push(
       `log_bin is ${logBin} on ${where}: start the server with --log-bin (it cannot be turned on while the server ` +
-        `runs), together with ${BINLOG_FLAGS}`,
+        `runs), together with ${BINLOG_FLAGS.join(' ')} --server-id=<non-zero>`,
     )
   }
-  for (const [variable, wanted] of [
-    ['binlog_format', 'ROW'],
-    ['binlog_row_image', 'FULL'],
-    ['binlog_row_metadata', 'FULL'],
-  ] as const) {
+  for (const [variable, wanted] of Object.entries(BINLOG_SETTINGS)) {
     const value = vars.get(variable)
     if (value === undefined) {
       failures.push(
