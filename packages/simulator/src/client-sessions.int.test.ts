@@ -3,9 +3,8 @@ import mysql, { type Pool } from 'mysql2/promise'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ClientSessions } from './client-sessions.js'
 import { PageLog } from './page-log/page-log.js'
-import { startPrivateServer } from './server/private-server.js'
-import type { StartedMysqlServer } from './server/mysql-server.js'
-import { tempDir } from './testing/temp-dir.js'
+import { startPrivateServer, type StartedMysqlServer } from '@backtrack/mysql-server'
+import { tempDir } from '@backtrack/mysql-server/testing'
 
 describe.sequential('ClientSessions on a real server', () => {
   const dir = tempDir('bt-sessions-')

@@ -1,6 +1,6 @@
 import type { Pool, RowDataPacket } from 'mysql2/promise'
 import type { PageLog } from './page-log/page-log.js'
-import type { ServerFlavor } from './server/mysql-server.js'
+import type { ServerFlavor } from '@backtrack/mysql-server'
 
 /** How a rewind treats the server's client sessions. */
 export type SessionPolicy =

@@ -1,10 +1,9 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startPrivateServer } from '../server/private-server.js'
-import type { StartedMysqlServer } from '../server/mysql-server.js'
+import { startPrivateServer, type StartedMysqlServer } from '@backtrack/mysql-server'
 import { SimulatorEngine } from '../simulator-engine.js'
 import { SqlClient } from '../testing/sql-client.js'
-import { tempDir } from '../testing/temp-dir.js'
+import { tempDir } from '@backtrack/mysql-server/testing'
 
 /** Fails with `what` when `promise` takes longer than `ms` (the defect was a 60 s wait, then a CaptureFault). */
 async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {

@@ -3,8 +3,8 @@ import { join } from 'node:path'
 import { BacktrackError } from '@backtrack/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { PageLog, type TableSchema } from '../page-log/page-log.js'
-import { encodeCells } from '../row-codec.js'
-import { tempDir } from '../testing/temp-dir.js'
+import { encodeCells } from '@backtrack/binlog'
+import { tempDir } from '@backtrack/mysql-server/testing'
 import { openClusterHistory, pageLogFile, previewLines, type ClusterHistory } from './cluster-history.js'
 
 const schema: TableSchema = {

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { BacktrackError, formatRdsTime, parseTimeExpression, resolveTimeExpression } from '@backtrack/core'
 import { PageLog, type TableIncarnation, type TxnRecord } from '../page-log/page-log.js'
 import { backtracksThrough, happened, symmetricDifference, type View } from '../page-log/view.js'
-import { readCells } from '../row-codec.js'
+import { readCells } from '@backtrack/binlog'
 
 /** A row decoded into column name → text (null for SQL NULL; `0x…` for bytes that are not text). */
 export type DecodedRow = Record<string, string | null>
