@@ -1,5 +1,6 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import type { ConnectionGate } from '../simulator-engine.js'
+import { ReadOnlyFilter } from './read-only-protocol.js'
 
 export interface SqlProxyOptions {
   /** Address to listen on. Default `127.0.0.1`. */
@@ -10,6 +11,8 @@ export interface SqlProxyOptions {
   target: { host: string; port: number }
   /** How long a connection made during a rewind waits before it is closed. Default 10 minutes. */
   holdTimeoutMs?: number
+  /** Refuse every write with MySQL's read-only error 1290, as an Aurora reader does (see `ReadOnlyFilter`). */
+  readOnly?: boolean
 }
 
 /** A held connection: accepted while the cluster is paused, forwarded on `resume()`. */
@@ -29,6 +32,7 @@ export class SqlProxy implements ConnectionGate, AsyncDisposable {
   readonly #server: Server
   readonly #target: { host: string; port: number }
   readonly #holdTimeoutMs: number
+  readonly #readOnly: boolean
   readonly #pairs = new Set<{ client: Socket; upstream: Socket }>()
   readonly #held = new Set<Held>()
   #paused = false
@@ -38,6 +42,7 @@ export class SqlProxy implements ConnectionGate, AsyncDisposable {
     this.#server = server
     this.#target = options.target
     this.#holdTimeoutMs = options.holdTimeoutMs ?? DEFAULT_HOLD_MS
+    this.#readOnly = options.readOnly ?? false
   }
 
   /** Starts listening; resolves once the port is bound. */
@@ -117,8 +122,25 @@ export class SqlProxy implements ConnectionGate, AsyncDisposable {
     client.on('error', drop)
     upstream.on('close', drop)
     client.on('close', drop)
-    client.pipe(upstream)
-    upstream.pipe(client)
+    if (!this.#readOnly) {
+      client.pipe(upstream)
+      upstream.pipe(client)
+      return
+    }
+    // Backpressure as pipe() has it: a side that cannot take more pauses the other until it drains.
+    const send = (to: Socket, from: Socket, bytes: Buffer) => {
+      if (!to.write(bytes) && !from.isPaused()) {
+        from.pause()
+        to.once('drain', () => from.resume())
+      }
+    }
+    const filter = new ReadOnlyFilter({
+      toServer: (bytes) => send(upstream, client, bytes),
+      toClient: (bytes) => send(client, upstream, bytes),
+      refuse: drop,
+    })
+    client.on('data', (chunk: Buffer) => filter.fromClient(chunk))
+    upstream.on('data', (chunk: Buffer) => filter.fromServer(chunk))
   }
 
   /** Closes every client connection and holds new ones until {@link resume}. */
