@@ -125,4 +125,31 @@ describe('SimulatorEngine: DDL of every kind, keys, cascades and quoting', () =>
     await rewind(after)
     expect(await snapshot()).toEqual(expectedAfter)
   })
+
+  it('keeps a keyless child with duplicate rows exact through ON DELETE SET NULL / ON UPDATE CASCADE and later changes', async () => {
+    await sql.query('CREATE TABLE kparent (id INT PRIMARY KEY)')
+    await sql.query(
+      'CREATE TABLE kchild (pid INT NULL, v CHAR(3), FOREIGN KEY (pid) REFERENCES kparent (id) ON DELETE SET NULL ON UPDATE CASCADE)',
+    )
+    await sql.query('INSERT INTO kparent VALUES (1), (2), (5)')
+    await sql.query(`INSERT INTO kchild VALUES (1, 'a'), (1, 'a'), (2, 'a'), (NULL, 'a'), (5, 'b'), (5, 'b'), (5, 'b')`)
+    const moments: { at: Date; state: Record<string, string> }[] = []
+    const remember = async () => moments.push({ at: await engine.mark(), state: await snapshot() })
+    await remember()
+    await sql.query('UPDATE kparent SET id = 3 WHERE id = 1') // (1,'a') x2 -> (3,'a') x2
+    await remember()
+    await sql.query('DELETE FROM kparent WHERE id = 2') // (2,'a') -> (NULL,'a'), which now occurs twice
+    await remember()
+    await sql.query('DELETE FROM kchild WHERE pid IS NULL LIMIT 1')
+    await sql.query(`UPDATE kchild SET v = 'c' WHERE pid = 3 LIMIT 1`)
+    await remember()
+    await sql.query('UPDATE kparent SET id = 6 WHERE id = 5') // (5,'b') x3 -> (6,'b') x3
+    await sql.query('DELETE FROM kparent WHERE id = 6') // (6,'b') x3 -> (NULL,'b') x3
+    await sql.query(`DELETE FROM kchild WHERE v = 'b' LIMIT 2`)
+    await remember()
+    for (const index of [0, moments.length - 1, 1, 3, 2, 4, 0, 4]) {
+      await rewind(moments[index]!.at)
+      expect(await snapshot(), `state at moment ${index}`).toEqual(moments[index]!.state)
+    }
+  })
 })

@@ -733,26 +733,45 @@ export class Capture {
           const fkValue = encodeCells(childIndexes.map((i) => cells[i] ?? null)).toString('latin1')
           if (removed.has(fkValue)) affected.push({ key, image, fkValue })
         }
+        // A keyless child stores each distinct row once under the row itself, with its count as an extra last cell:
+        // the changed row moves to a new key with all its copies, and adds to a row that already looks like it.
+        const keyless = child.schema.keyColumns.length === 0
+        const counts = new Map<string, { row: Buffer; delta: number }>()
+        const count = (row: Buffer, delta: number) => {
+          const entry = counts.get(row.toString('latin1'))
+          if (entry === undefined) counts.set(row.toString('latin1'), { row, delta })
+          else entry.delta += delta
+        }
         for (const { key, image, fkValue } of affected) {
-          const cells = readCells(image)
+          const row = keyless ? key : image
           const replacement = removed.get(fkValue)
           let next: Buffer | null
           if (action === 'CASCADE' && replacement === null) next = null
           else {
-            const updated = [...cells]
+            const updated = readCells(row)
             childIndexes.forEach(
               (index, i) => (updated[index] = replacement === null ? null : (replacement?.[i] ?? null)),
             )
             next = encodeCells(updated)
           }
-          derived.push({ before: image, after: next })
-          if (next === null) this.#log.putRow(child.id, key, lsn, null)
+          derived.push({ before: row, after: next })
+          if (keyless) {
+            const copies = countOf(image)
+            count(row, -copies)
+            if (next !== null) count(next, copies)
+          } else if (next === null) this.#log.putRow(child.id, key, lsn, null)
           else {
             const nextKey = rowKey(next, child.schema)
             if (!nextKey.equals(key)) this.#log.putRow(child.id, key, lsn, null)
             this.#log.putRow(child.id, nextKey, lsn, next)
           }
           this.#txn!.changes++
+        }
+        for (const { row, delta } of counts.values()) {
+          if (delta === 0) continue
+          const current = this.#log.rowAt(child.id, row, this.#log.headView())
+          const n = (current === null ? 0 : countOf(current)) + delta
+          this.#log.putRow(child.id, row, lsn, n > 0 ? withCount(row, n) : null)
         }
         if (derived.length > 0) await this.#cascade(identityMap(child), derived)
       }
