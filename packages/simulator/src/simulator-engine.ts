@@ -456,6 +456,13 @@ export class SimulatorEngine implements BacktrackEngine {
   async modifyBacktrackWindow(seconds: number): Promise<DBCluster> {
     this.#assertOpen()
     validateBacktrackWindow(seconds)
+    // Aurora refuses it too; here a shorter window would also prune the log under the running executor.
+    if (this.#status !== 'available') {
+      throw new BacktrackError(
+        'InvalidDBClusterStateFault',
+        `DBCluster ${this.clusterIdentifier} is not in the available state (it is ${this.#status}); change its backtrack window once the running backtrack has finished.`,
+      )
+    }
     if (this.#window() === 0 && seconds > 0) {
       throw new BacktrackError(
         'InvalidDBClusterStateFault',

@@ -559,7 +559,8 @@ export class Capture {
 
   #housekeeping(): void {
     const now = Date.now()
-    if (now - this.#lastPrune >= PRUNE_EVERY_MS) {
+    // Never while paused: a rewind is reading the log, and pruning moves LSNs under it.
+    if (this.#paused === undefined && now - this.#lastPrune >= PRUNE_EVERY_MS) {
       this.#lastPrune = now
       const window = this.#options.windowSeconds()
       if (window > 0) this.#log.prune(this.#options.clock.nowMicros() - window * 1e6)

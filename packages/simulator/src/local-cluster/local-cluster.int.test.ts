@@ -222,6 +222,70 @@ suite.sequential(`local cluster${skipNote}`, () => {
     client.destroy()
   })
 
+  it('refuses a window change and a second backtrack while a backtrack is pending and while it applies', async () => {
+    const { sql } = cluster.info()
+    const options = { host: sql.host, port: sql.port, user: sql.user, password: sql.password, database: 'mylab' }
+    const setup = await mysql.createConnection(options)
+    await setup.query('CREATE TABLE busy (id INT PRIMARY KEY, v INT)')
+    await setup.query('INSERT INTO busy VALUES (1, 1)')
+    await setup.end()
+    const target = await cluster.mark()
+    const writer = await mysql.createConnection(options)
+    await writer.query('UPDATE busy SET v = 2')
+    await writer.end()
+    await cluster.mark()
+    // The simulator's own account is never disconnected: a row lock it holds keeps the rewind applying.
+    const holder = await mysql.createConnection({
+      ...cluster.node.server.connectionOptions('admin'),
+      database: 'mylab',
+    })
+    await holder.query('BEGIN')
+    await holder.query('SELECT * FROM busy FOR UPDATE')
+    const refused = async () => {
+      const runs = await Promise.all([
+        sh(
+          'aws rds modify-db-cluster --db-cluster-identifier labstack-cluster --backtrack-window 7200 --endpoint-url $ENDPOINT_URL',
+        ),
+        sh(
+          `aws rds backtrack-db-cluster --db-cluster-identifier labstack-cluster --backtrack-to "${target.toISOString()}" --endpoint-url $ENDPOINT_URL`,
+        ),
+      ])
+      for (const run of runs) {
+        expect(run.code).not.toBe(0)
+        expect(run.stderr).toContain('InvalidDBClusterStateFault')
+      }
+    }
+    try {
+      const record = JSON.parse(
+        await ok(`aws rds backtrack-db-cluster --db-cluster-identifier labstack-cluster \
+--backtrack-to "${target.toISOString()}" --endpoint-url $ENDPOINT_URL`),
+      ) as { BacktrackIdentifier: string }
+      await refused() // pending
+      const applying = async () =>
+        (await cluster.node.describeBacktracks({ backtrackIdentifier: record.BacktrackIdentifier })).backtracks[0]!
+          .Status
+      while ((await applying()) !== 'applying') await sleep(50)
+      await refused()
+      expect(await applying()).toBe('applying')
+      expect((await cluster.node.describeCluster()).BacktrackWindow).toBe(86400)
+      await holder.query('COMMIT')
+      expect(await trackBacktrack()).toContain('available')
+      expect(
+        (await cluster.node.describeBacktracks({ backtrackIdentifier: record.BacktrackIdentifier })).backtracks[0]!
+          .Status,
+      ).toBe('completed')
+      expect(await labSql('SELECT v FROM busy;')).toMatch(/\n1\n$/)
+      const history = await cluster.node.describeBacktracks()
+      expect(
+        history.backtracks.filter(
+          (b) => b.BacktrackIdentifier !== record.BacktrackIdentifier && b.Status !== 'completed',
+        ),
+      ).toEqual([])
+    } finally {
+      await holder.end().catch(() => undefined)
+    }
+  }, 120_000)
+
   it('creates, serves and deletes another cluster through CreateDBCluster/DeleteDBCluster, with events', async () => {
     const rds = new RDSClient({
       endpoint: cluster.info().rdsEndpoint,
