@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { BacktrackError } from '@backtrack/core'
 import { startPrivateServer, type StartedMysqlServer } from '@backtrack/mysql-server'
 import { SimulatorEngine } from './simulator-engine.js'
@@ -130,5 +130,25 @@ describe('SimulatorEngine over a private MariaDB', () => {
       useEarliestTimeOnPointInTimeUnavailable: true,
     })
     expect((await engine.waitForBacktrack(earliest.BacktrackIdentifier)).Status).toBe('completed')
+  })
+
+  it('says how long it waited when waitForBacktrack runs out of its default time', async () => {
+    const record = await engine.backtrack({ backtrackTo: await engine.mark() })
+    const realNow = Date.now.bind(Date)
+    const started = realNow()
+    let calls = 0
+    // The first call sets the deadline (default 15 minutes); every later one is 16 minutes on.
+    const spy = vi.spyOn(Date, 'now').mockImplementation(() => (calls++ === 0 ? started : realNow() + 16 * 60_000))
+    let error: unknown
+    try {
+      await engine.waitForBacktrack(record.BacktrackIdentifier)
+    } catch (caught) {
+      error = caught
+    } finally {
+      spy.mockRestore()
+    }
+    expect(BacktrackError.is(error, 'ServiceUnavailable')).toBe(true)
+    expect((error as Error).message).toMatch(/did not finish within 900 s/)
+    expect((await engine.waitForBacktrack(record.BacktrackIdentifier)).Status).toBe('completed')
   })
 })

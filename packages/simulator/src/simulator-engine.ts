@@ -191,7 +191,7 @@ export class SimulatorEngine implements BacktrackEngine {
       DBClusterArn: `arn:aws:rds:${region}:000000000000:cluster:${this.clusterIdentifier}`,
       Status: this.#capture.error === undefined ? this.#status : 'failed',
       Engine: 'aurora-mysql',
-      EngineVersion: server.flavor === 'mysql' ? `8.0.mysql_aurora.3.${server.version}` : `8.0.mysql_aurora.3.08.0`,
+      EngineVersion: auroraEngineVersion(server.flavor, server.version),
       Endpoint: endpoint.host,
       Port: endpoint.port,
       MasterUsername: server.app.user,
@@ -426,7 +426,8 @@ export class SimulatorEngine implements BacktrackEngine {
 
   async waitForBacktrack(backtrackIdentifier: string, options: WaitOptions = {}): Promise<DBClusterBacktrack> {
     const id = validateBacktrackIdentifier(backtrackIdentifier)
-    const deadline = Date.now() + (options.timeoutMs ?? 15 * 60_000)
+    const timeoutMs = options.timeoutMs ?? 15 * 60_000
+    const deadline = Date.now() + timeoutMs
     let last: string | undefined
     for (;;) {
       const [record] = (await this.describeBacktracks({ backtrackIdentifier: id })).backtracks
