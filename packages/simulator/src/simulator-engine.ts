@@ -21,6 +21,7 @@ import {
   type SqlEndpoint,
   type WaitOptions,
 } from '@backtrack/core'
+import { auroraEngineVersion } from './aurora-engine-version.js'
 import { Capture, type CaptureLogger } from './capture/capture.js'
 import { ClientSessions, type SessionPolicy } from './client-sessions.js'
 import { systemClock, type Clock } from './clock.js'
@@ -446,7 +447,7 @@ export class SimulatorEngine implements BacktrackEngine {
       if (Date.now() > deadline) {
         throw new BacktrackError(
           'ServiceUnavailable',
-          `Backtrack ${id} did not finish within ${options.timeoutMs} ms (it is ${record.Status}); it may still complete: check with describe-db-cluster-backtracks.`,
+          `Backtrack ${id} did not finish within ${Math.round(timeoutMs / 1000)} s (it is ${record.Status}); it may still complete: check with describe-db-cluster-backtracks.`,
         )
       }
       if (options.signal?.aborted) throw options.signal.reason
