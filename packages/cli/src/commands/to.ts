@@ -14,6 +14,7 @@ import {
   type ClusterHistory,
 } from '@backtrack/simulator'
 import { backtrackCommand } from '../narrate.js'
+import { waitUntilAvailable } from '../wait-available.js'
 import { addTargetOptions, asUsage, localHistory, openTarget, type TargetOptions } from '../target.js'
 import { formatTableDiffs } from './diff.js'
 import { resolveDataDir } from './local-cluster-cli.js'
@@ -108,10 +109,11 @@ export function registerTo(program: Command): void {
               if (!options.json) process.stderr.write(`  backtrack ${progress.Status}\n`)
             },
           })
-          for (let i = 0; i < 600 && (await engine.describeCluster()).Status === 'backtracking'; i++) {
-            await new Promise((resolve) => setTimeout(resolve, target.kind === 'live' ? 5_000 : 100))
-          }
-          if (!options.json) process.stderr.write('  cluster available\n')
+          const status = await waitUntilAvailable(engine, {
+            pollMs: target.kind === 'live' ? 5_000 : 100,
+            timeoutMs: target.kind === 'live' ? 50 * 60_000 : 60_000,
+          })
+          if (!options.json) process.stderr.write(`  cluster ${status}\n`)
         }
         process.stdout.write(JSON.stringify(recordJson(final), null, options.json ? undefined : 2) + '\n')
       } finally {
