@@ -30,7 +30,12 @@ const execFileAsync = promisify(execFile)
 export interface PrivateServerOptions {
   /** Data directory; initialised on first use and reused afterwards. Default `.backtrack/mysql` (cwd). */
   dataDir?: string
-  /** TCP port on 127.0.0.1. Default: the port of the previous start when free, else any free port. */
+  /**
+   * Address the server listens on (`--bind-address`). Default `127.0.0.1`. A cluster's SQL endpoint is the server
+   * itself, so `127.0.0.2` with port 3306 serves the lab's `--mysql-port=3306` beside a system server on 127.0.0.1.
+   */
+  host?: string
+  /** TCP port on `host`. Default: the port of the previous start when free, else any free port. */
   port?: number
   /** Application account (`$DBUSER`). Default `admin`, like Aurora's master user. */
   appUser?: string
@@ -54,6 +59,8 @@ interface ServerState {
   app: Credentials
   /** False until the accounts exist: an interrupted first start provisions again. */
   provisioned: boolean
+  /** Bind address of the last start (absent: 127.0.0.1, as before it was kept). */
+  host?: string
   port?: number
   pid?: number
 }
@@ -70,8 +77,23 @@ function startFault(message: string, cause?: unknown): BacktrackError {
   return new BacktrackError('ServerStartFault', message, cause === undefined ? undefined : { cause })
 }
 
-function portTaken(port: number): BacktrackError {
-  return startFault(`port ${port} on 127.0.0.1 is already in use: choose another port or leave it unset`)
+function portTaken(host: string, port: number): BacktrackError {
+  return startFault(`port ${port} on ${host} is already in use: choose another port or leave it unset`)
+}
+
+/** Where the simulator connects to a server listening on `host` (a wildcard address through the loopback one). */
+function connectAddress(host: string): string {
+  return host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host
+}
+
+/**
+ * Hosts the accounts are created for. Loopback clients connect from 127.0.0.1 (also to 127.0.0.2: Linux picks the
+ * loopback's first address); a server listening beyond the loopback also takes the application account from anywhere,
+ * like an Aurora master user.
+ */
+function accountHosts(host: string): string[] {
+  const loopback = /^127\./.test(host) || host === '::1' || host === 'localhost'
+  return loopback ? ['localhost', '127.0.0.1'] : ['localhost', '127.0.0.1', '%']
 }
 
 function socketPathFor(dataDir: string): string {
@@ -163,19 +185,19 @@ async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   return true
 }
 
-function isPortFree(port: number): Promise<boolean> {
+function isPortFree(host: string, port: number): Promise<boolean> {
   return new Promise((resolvePort) => {
     const server = createServer()
     server.once('error', () => resolvePort(false))
-    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolvePort(true)))
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolvePort(true)))
   })
 }
 
-function anyFreePort(): Promise<number> {
+function anyFreePort(host: string): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer()
     server.once('error', reject)
-    server.listen({ port: 0, host: '127.0.0.1', exclusive: true }, () => {
+    server.listen({ port: 0, host, exclusive: true }, () => {
       const address = server.address()
       server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error())))
     })
@@ -231,13 +253,19 @@ async function initializeDataDir(
   logger.info(`initialised ${dataDir} with ${command} in ${Date.now() - started} ms`)
 }
 
-function serverArgs(binaries: ServerBinaries, dataDir: string, socketPath: string, port: number, serverId: number) {
+function serverArgs(
+  binaries: ServerBinaries,
+  dataDir: string,
+  socketPath: string,
+  listen: { host: string; port: number },
+  serverId: number,
+) {
   const args = [
     '--no-defaults',
     `--datadir=${dataDir}`,
     `--socket=${socketPath}`,
-    `--port=${port}`,
-    '--bind-address=127.0.0.1',
+    `--port=${listen.port}`,
+    `--bind-address=${listen.host}`,
     // TCP logins then match '...'@'127.0.0.1' without a reverse DNS lookup on every connect.
     '--skip-name-resolve',
     `--pid-file=${join(dataDir, PID_FILE)}`,
@@ -289,6 +317,7 @@ interface Ready {
  * denied" answer already proves the server accepts connections.
  */
 async function waitUntilReady(
+  address: string,
   port: number,
   credentials: Credentials | undefined,
   deadline: number,
@@ -299,7 +328,7 @@ async function waitUntilReady(
     if (exit !== undefined) throw new Error(exit)
     try {
       const conn = await createConnection({
-        host: '127.0.0.1',
+        host: address,
         port,
         user: credentials?.user ?? 'root',
         password: credentials?.password ?? '',
@@ -322,7 +351,7 @@ async function waitUntilReady(
         )
       }
     }
-    if (Date.now() > deadline) throw new Error(`no answer on 127.0.0.1:${port} before the start timeout`)
+    if (Date.now() > deadline) throw new Error(`no answer on ${address}:${port} before the start timeout`)
     await sleep(POLL_MS)
   }
 }
@@ -351,7 +380,7 @@ async function provision(
       await provisionAccounts(conn, binaries.flavor, {
         admin: state.admin,
         app: state.app,
-        hosts: ['localhost', '127.0.0.1'],
+        hosts: accountHosts(state.host ?? '127.0.0.1'),
       })
       const [roots] = await conn.query<RowDataPacket[]>(
         "SELECT Host AS host FROM mysql.user WHERE User = 'root' AND Host <> 'localhost'",
@@ -369,14 +398,19 @@ async function provision(
 
 async function shutdownServer(
   pid: number,
-  connection: { port: number; admin: Credentials },
+  connection: { address: string; port: number; admin: Credentials },
   logger: ServerLogger,
 ): Promise<void> {
   if (!(await isRunning(pid))) return
   const began = Date.now()
   try {
     await withConnection(
-      { host: '127.0.0.1', port: connection.port, user: connection.admin.user, password: connection.admin.password },
+      {
+        host: connection.address,
+        port: connection.port,
+        user: connection.admin.user,
+        password: connection.admin.password,
+      },
       (conn) => conn.query('SHUTDOWN'),
     )
   } catch (error) {
@@ -425,19 +459,20 @@ async function adopt(
     )
   }
   const { admin, port } = state
+  const address = connectAddress(state.host ?? '127.0.0.1')
   for (;;) {
     if (!(await isRunning(pid))) return undefined
     try {
       const [row] = await withConnection(
-        { host: '127.0.0.1', port, user: admin.user, password: admin.password, connectTimeout: 2_000 },
+        { host: address, port, user: admin.user, password: admin.password, connectTimeout: 2_000 },
         async (conn) => (await conn.query<RowDataPacket[]>('SELECT @@datadir AS datadir, VERSION() AS version'))[0],
       )
       if (row && (await sameDir(String(row.datadir), dataDir))) {
-        logger.info(`adopted the server already running on ${dataDir} (pid ${pid}, 127.0.0.1:${port})`)
+        logger.info(`adopted the server already running on ${dataDir} (pid ${pid}, ${address}:${port})`)
         return privateHandle(
           binaries,
           String(row.version),
-          { dataDir, socketPath, port, pid, state, adopted: true },
+          { dataDir, socketPath, address, port, pid, state, adopted: true },
           logger,
         )
       }
@@ -446,7 +481,7 @@ async function adopt(
     }
     if (Date.now() > deadline) {
       throw startFault(
-        `a server (pid ${pid}) is running on ${dataDir} but does not answer on 127.0.0.1:${port}; ` +
+        `a server (pid ${pid}) is running on ${dataDir} but does not answer on ${address}:${port}; ` +
           `stop it (kill ${pid}) and start again`,
       )
     }
@@ -465,7 +500,7 @@ function newState(options: PrivateServerOptions): ServerState {
 
 /**
  * Starts a private server from local `mariadbd`/`mysqld` binaries in its own data directory (initialised on first
- * use, reused afterwards) on its own 127.0.0.1 port, with the row binlog the capture needs. A server an earlier
+ * use, reused afterwards) on its own port (of 127.0.0.1 unless `host` says otherwise), with the row binlog the capture needs. A server an earlier
  * process left running on the same data directory is adopted; files left by a crash are cleaned up.
  *
  * @example
@@ -486,12 +521,14 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
   }
   const binaries = found
   const socketPath = socketPathFor(dataDir)
+  const host = options.host ?? '127.0.0.1'
+  const address = connectAddress(host)
 
   if (!existsSync(join(dataDir, 'mysql'))) {
     // Fail before the slow initialisation; later starts check the port when they spawn (after a chance to adopt).
-    if (options.port !== undefined && !(await isPortFree(options.port))) throw portTaken(options.port)
+    if (options.port !== undefined && !(await isPortFree(host, options.port))) throw portTaken(host, options.port)
     logger.info(`initialising a new data directory ${dataDir} (${binaries.flavor} ${binaries.version})`)
-    await initializeDataDir(dataDir, binaries, newState(options), logger)
+    await initializeDataDir(dataDir, binaries, { ...newState(options), host }, logger)
   }
   let state = await readState(dataDir)
 
@@ -500,6 +537,9 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
     const adopted = await adopt(running, dataDir, state, binaries, socketPath, deadline, logger)
     if (adopted && options.port !== undefined && adopted.port !== options.port) {
       logger.warn(`the adopted server listens on port ${adopted.port}, not ${options.port}; restart it to move it`)
+    }
+    if (adopted && options.host !== undefined && adopted.host !== address) {
+      logger.warn(`the adopted server listens on ${adopted.host}, not ${options.host}; restart it to move it`)
     }
     if (adopted) return adopted
   }
@@ -516,15 +556,18 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
     user: options.appUser ?? state.app.user,
     password: options.appPassword ?? state.app.password,
   }
-  const appChanged = wantedApp.user !== state.app.user || wantedApp.password !== state.app.password
-  state = { ...state, app: wantedApp, serverId: options.serverId ?? state.serverId }
+  const appChanged =
+    wantedApp.user !== state.app.user ||
+    wantedApp.password !== state.app.password ||
+    accountHosts(state.host ?? '127.0.0.1').join() !== accountHosts(host).join()
+  state = { ...state, app: wantedApp, serverId: options.serverId ?? state.serverId, host }
 
   for (let attempt = 1; ; attempt++) {
     let port = options.port
     if (port === undefined) {
-      port = state.port !== undefined && (await isPortFree(state.port)) ? state.port : await anyFreePort()
-    } else if (!(await isPortFree(port))) {
-      throw portTaken(port)
+      port = state.port !== undefined && (await isPortFree(host, state.port)) ? state.port : await anyFreePort(host)
+    } else if (!(await isPortFree(host, port))) {
+      throw portTaken(host, port)
     }
     const started = Date.now()
     const logOffset = await stat(join(dataDir, ERROR_LOG)).then(
@@ -532,7 +575,7 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
       () => 0,
     )
     await mkdir(`${dataDir}.tmp`, { recursive: true })
-    const child = spawn(binaries.server, serverArgs(binaries, dataDir, socketPath, port, state.serverId), {
+    const child = spawn(binaries.server, serverArgs(binaries, dataDir, socketPath, { host, port }, state.serverId), {
       stdio: 'ignore',
       detached: options.detached ?? false,
     })
@@ -544,7 +587,7 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
 
     let ready: Ready | undefined
     try {
-      ready = await waitUntilReady(port, state.provisioned ? state.admin : undefined, deadline, () => exit)
+      ready = await waitUntilReady(address, port, state.provisioned ? state.admin : undefined, deadline, () => exit)
     } catch (error) {
       await killChild(child)
       const log = await errorLogSince(dataDir, logOffset)
@@ -568,8 +611,8 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
         await provision(binaries, socketPath, state, logger)
         state = { ...state, provisioned: true }
       } else if (appChanged) {
-        const accounts = { admin: state.admin, app: state.app, hosts: ['localhost', '127.0.0.1'] }
-        await withConnection({ host: '127.0.0.1', port, ...state.admin }, async (conn) => {
+        const accounts = { admin: state.admin, app: state.app, hosts: accountHosts(host) }
+        await withConnection({ host: address, port, ...state.admin }, async (conn) => {
           await conn.query('SET SESSION sql_log_bin = 0')
           await provisionAccounts(conn, binaries.flavor, accounts)
         })
@@ -577,18 +620,23 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
       }
       const version =
         ready?.version ??
-        (await withConnection({ host: '127.0.0.1', port, ...state.admin }, async (conn) => {
+        (await withConnection({ host: address, port, ...state.admin }, async (conn) => {
           const [rows] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS version')
           return String(rows[0]?.version)
         }))
       state = { ...state, port, pid }
       await writeState(dataDir, state)
       logger.info(
-        `private ${binaries.flavor} server ready on 127.0.0.1:${port} (pid ${pid}) in ${Date.now() - started} ms`,
+        `private ${binaries.flavor} server ready on ${host}:${port} (pid ${pid}) in ${Date.now() - started} ms`,
       )
-      return privateHandle(binaries, version, { dataDir, socketPath, port, pid, state, adopted: false }, logger)
+      return privateHandle(
+        binaries,
+        version,
+        { dataDir, socketPath, address, port, pid, state, adopted: false },
+        logger,
+      )
     } catch (error) {
-      await shutdownServer(pid, { port, admin: state.admin }, logger).catch(() => killChild(child))
+      await shutdownServer(pid, { address, port, admin: state.admin }, logger).catch(() => killChild(child))
       throw BacktrackError.is(error) ? error : startFault(`setting up the server on ${dataDir} failed`, error)
     }
   }
@@ -598,16 +646,24 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
 function privateHandle(
   binaries: ServerBinaries,
   version: string,
-  run: { dataDir: string; socketPath: string; port: number; pid: number; state: ServerState; adopted: boolean },
+  run: {
+    dataDir: string
+    socketPath: string
+    address: string
+    port: number
+    pid: number
+    state: ServerState
+    adopted: boolean
+  },
   logger: ServerLogger,
 ): MysqlServerHandle {
-  const { dataDir, socketPath, port, pid, state, adopted } = run
+  const { dataDir, socketPath, address, port, pid, state, adopted } = run
   return new MysqlServerHandle(
     {
       source: 'private',
       flavor: binaries.flavor,
       version,
-      host: '127.0.0.1',
+      host: address,
       port,
       admin: state.admin,
       app: state.app,
@@ -617,7 +673,7 @@ function privateHandle(
       socketPath,
       adopted,
     },
-    () => shutdownServer(pid, { port, admin: state.admin }, logger),
+    () => shutdownServer(pid, { address, port, admin: state.admin }, logger),
   )
 }
 

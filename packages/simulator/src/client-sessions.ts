@@ -67,19 +67,27 @@ export class ClientSessions {
     this.#log.setMeta(LOCKED_META, '[]')
   }
 
-  /** Closes client sessions: all of them, or only those inside a transaction or running a statement. */
-  async close(which: 'all' | 'busy'): Promise<number> {
-    // Replication streams (our capture, or a replica's), daemons and the simulator's own sessions stay.
+  /** How many client sessions the server has (replication streams and the simulator's own not counted). */
+  async count(): Promise<number> {
+    return (await this.#clients()).length
+  }
+
+  async #clients(): Promise<{ id: number; command: string }[]> {
     const [rows] = await this.#admin.query<RowDataPacket[]>(
       `SELECT ID AS id, COMMAND AS command FROM information_schema.PROCESSLIST
         WHERE ID <> CONNECTION_ID() AND USER NOT IN (?, 'system user', 'event_scheduler')
           AND COMMAND NOT IN ('Binlog Dump', 'Binlog Dump GTID', 'Daemon')`,
       [this.#adminUser],
     )
-    const inTransaction = which === 'busy' && rows.length > 0 ? await this.#inTransaction() : new Set<number>()
-    const victims = rows
-      .map((row) => ({ id: Number(row.id), command: String(row.command) }))
-      .filter((row) => which === 'all' || row.command !== 'Sleep' || inTransaction.has(row.id))
+    return rows.map((row) => ({ id: Number(row.id), command: String(row.command) }))
+  }
+
+  /** Closes client sessions: all of them, or only those inside a transaction or running a statement. */
+  async close(which: 'all' | 'busy'): Promise<number> {
+    // Replication streams (our capture, or a replica's), daemons and the simulator's own sessions stay.
+    const clients = await this.#clients()
+    const inTransaction = which === 'busy' && clients.length > 0 ? await this.#inTransaction() : new Set<number>()
+    const victims = clients.filter((row) => which === 'all' || row.command !== 'Sleep' || inTransaction.has(row.id))
     for (const { id } of victims) await this.#admin.query(`KILL CONNECTION ${id}`).catch(() => undefined)
     return victims.length
   }

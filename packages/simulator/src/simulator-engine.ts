@@ -508,6 +508,12 @@ export class SimulatorEngine implements BacktrackEngine {
     }
   }
 
+  /** Client sessions on the server now (the simulator's own and replication streams not counted). */
+  clientConnections(): Promise<number> {
+    this.#assertOpen()
+    return this.#sessions.count()
+  }
+
   /** Resolves when no backtrack is running. */
   async idle(): Promise<void> {
     await this.#running

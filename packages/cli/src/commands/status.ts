@@ -38,7 +38,7 @@ function format(status: LocalClusterStatus): string {
       `${status.sql.host}:${status.sql.port} (user ${status.sql.user}, database ${status.sql.database ?? '-'})`,
     ],
     ['RDS endpoint', status.rdsEndpoint],
-    ['connections', `${status.connections.open} open, ${status.connections.held} held`],
+    ['connections', `${status.connections.open} open`],
     ['process ids', `cluster ${status.pid}, server ${status.serverPid ?? '- (not a private server)'}`],
     ['server', `${status.source}, ${status.serverVersion}`],
     ['data dir', status.dataDir],

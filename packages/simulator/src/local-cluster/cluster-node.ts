@@ -21,7 +21,6 @@ import {
   type StartedMysqlServer,
 } from '@backtrack/mysql-server'
 import { SimulatorEngine } from '../simulator-engine.js'
-import { SqlProxy } from './sql-proxy.js'
 
 /** Where a cluster's server comes from (`auto` is resolved by the caller). */
 export type LocalServerSource = 'private' | 'container' | 'url'
@@ -43,7 +42,6 @@ export interface ClusterNodeOptions {
   region: string
   logger: ServerLogger
   pendingMillis?: number
-  holdTimeoutMs?: number
   onEvent: (event: RdsEvent) => void
 }
 
@@ -61,24 +59,17 @@ export class ClusterNode implements BacktrackEngine {
   readonly clusterIdentifier: string
   readonly server: StartedMysqlServer
   readonly engine: SimulatorEngine
-  readonly proxy: SqlProxy
   readonly dataDir: string
   readonly #options: ClusterNodeOptions
   readonly #watchers = new Set<Promise<void>>()
   #deleting = false
   #closing: Promise<void> | undefined
 
-  private constructor(
-    options: ClusterNodeOptions,
-    server: StartedMysqlServer,
-    engine: SimulatorEngine,
-    proxy: SqlProxy,
-  ) {
+  private constructor(options: ClusterNodeOptions, server: StartedMysqlServer, engine: SimulatorEngine) {
     this.#options = options
     this.clusterIdentifier = engine.clusterIdentifier
     this.server = server
     this.engine = engine
-    this.proxy = proxy
     this.dataDir = options.dataDir
   }
 
@@ -99,37 +90,40 @@ export class ClusterNode implements BacktrackEngine {
     } else {
       // Detached: a Ctrl-C of a foreground `up` must reach the cluster process, which shuts the server down in order;
       // after a kill -9 of that process the server keeps running and the next `up` adopts it.
-      server = await startPrivateServer({ ...app, logger, dataDir: join(options.dataDir, 'mysql'), detached: true })
+      // The server itself is the cluster's SQL endpoint (no proxy in the data path): it listens on the cluster's host
+      // and SQL port. Without a port it keeps the one of its previous start when that is free.
+      server = await startPrivateServer({
+        ...app,
+        logger,
+        dataDir: join(options.dataDir, 'mysql'),
+        detached: true,
+        host: options.host,
+        ...(options.sqlPort ? { port: options.sqlPort } : {}),
+      })
     }
-    let proxy: SqlProxy | undefined
     try {
       if (server.adopted === true) {
         // A backtrack interrupted by a kill -9 may have left the server read-only.
         const conn = await createConnection(server.connectionOptions('admin'))
         await conn.query('SET GLOBAL read_only = OFF').finally(() => conn.end())
       }
-      proxy = await SqlProxy.start({
-        host: options.host,
-        ...(options.sqlPort === undefined ? {} : { port: options.sqlPort }),
-        target: { host: server.host, port: server.port },
-        ...(options.holdTimeoutMs === undefined ? {} : { holdTimeoutMs: options.holdTimeoutMs }),
-      })
-      const sqlEndpoint = { host: connectHost(options.host), port: proxy.address.port }
+      if (options.source !== 'private' && (options.sqlPort || connectHost(options.host) !== '127.0.0.1')) {
+        logger.warn(
+          `the SQL endpoint is the ${options.source} server itself, ${server.host}:${server.port}; --host/--sql-port apply to a private server only`,
+        )
+      }
       const engine = await SimulatorEngine.start({
         server,
         dataDir: join(options.dataDir, 'cluster'),
         clusterIdentifier: options.identifier,
         backtrackWindow: options.backtrackWindow,
         ...(options.database === undefined ? {} : { database: options.database }),
-        sqlEndpoint: () => sqlEndpoint,
-        gate: proxy,
         logger,
         region: options.region,
         ...(options.pendingMillis === undefined ? {} : { pendingMillis: options.pendingMillis }),
       })
-      return new ClusterNode(options, server, engine, proxy)
+      return new ClusterNode(options, server, engine)
     } catch (error) {
-      await proxy?.close()
       await server.stop().catch(() => undefined)
       throw error
     }
@@ -242,12 +236,16 @@ export class ClusterNode implements BacktrackEngine {
     return this.engine.sqlEndpoint()
   }
 
-  /** Stops the SQL endpoint, the engine (after a running backtrack) and the server, in that order. */
+  /** Where clients connect: the server itself. */
+  get sqlAddress(): { host: string; port: number } {
+    return { host: this.server.host, port: this.server.port }
+  }
+
+  /** Stops the engine (after a running backtrack) and the server, in that order. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.engine.idle()
       await Promise.all(this.#watchers)
-      await this.proxy.close()
       await this.engine.close()
       await this.server.stop()
     })()
@@ -256,7 +254,6 @@ export class ClusterNode implements BacktrackEngine {
 
   /** As a kill -9 would leave it: the page log and the server are not shut down (tests). */
   async crash(): Promise<void> {
-    await this.proxy.close()
     await this.engine.crash()
   }
 }

@@ -126,7 +126,7 @@ export class LocalClusterRegistry implements ClusterRegistry {
       )
       const record: CreatedClusterRecord = {
         identifier: input.identifier,
-        sqlPort: node.proxy.address.port,
+        sqlPort: node.sqlAddress.port,
         backtrackWindow: input.backtrackWindow,
         ...(input.databaseName === undefined ? {} : { database: input.databaseName }),
       }

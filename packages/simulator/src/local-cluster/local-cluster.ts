@@ -70,7 +70,8 @@ export interface LocalClusterStatus extends LocalClusterInfo {
   serverPid?: number
   source: LocalServerSource
   serverVersion: string
-  connections: { open: number; held: number }
+  /** Client sessions on the server (the simulator's own not counted). */
+  connections: { open: number }
   clusters: { clusterIdentifier: string; status: string; sqlPort: number }[]
 }
 
@@ -195,20 +196,17 @@ async function startIn(
       })
     let node: ClusterNode
     try {
-      node = await startNode(options.sqlPort ?? previous?.sqlPort)
+      // Without --sql-port a private server keeps the port of its previous start when that is free.
+      node = await startNode(options.sqlPort)
     } catch (error) {
-      if (!isAddressInUse(error) || options.sqlPort !== undefined || previous?.sqlPort === undefined) {
-        if (isAddressInUse(error)) {
-          throw new BacktrackError(
-            'InvalidParameterValue',
-            `SQL port ${options.sqlPort} on ${host} is already in use: choose another --sql-port or leave it unset`,
-            { cause: error },
-          )
-        }
-        throw error
+      if (options.sqlPort !== undefined && BacktrackError.is(error) && /already in use/.test(error.message)) {
+        throw new BacktrackError(
+          'InvalidParameterValue',
+          `SQL port ${options.sqlPort} on ${host} is already in use: choose another --sql-port or leave it unset`,
+          { cause: error },
+        )
       }
-      logger.warn(`SQL port ${previous.sqlPort} of the previous run is taken; picking another`)
-      node = await startNode(undefined)
+      throw error
     }
     registry.addPrimary(node)
     await registry.resumeCreated()
@@ -311,10 +309,10 @@ export class StartedLocalCluster implements AsyncDisposable {
   }
 
   get sql(): SqlEndpoint & { database: string } {
-    const { server, proxy } = this.#parts.node
+    const { server } = this.#parts.node
     return {
-      host: connectHost(this.#parts.host),
-      port: proxy.address.port,
+      host: server.host,
+      port: server.port,
       user: server.app.user,
       password: server.app.password,
       database: this.#parts.baseState.database ?? 'mylab',
@@ -347,12 +345,12 @@ export class StartedLocalCluster implements AsyncDisposable {
       ...(node.server.pid === undefined ? {} : { serverPid: node.server.pid }),
       source,
       serverVersion: node.server.version,
-      connections: { open: node.proxy.openConnections, held: node.proxy.heldConnections },
+      connections: { open: await node.engine.clientConnections() },
       clusters: await Promise.all(
         registry.list().map(async (member) => ({
           clusterIdentifier: member.clusterIdentifier,
           status: (await member.describeCluster()).Status,
-          sqlPort: member.proxy.address.port,
+          sqlPort: member.sqlAddress.port,
         })),
       ),
     }
