@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { InvalidArgumentError, Option, type Command } from 'commander'
 import type { Loader } from '../scenario-session.js'
@@ -11,8 +12,16 @@ interface LabOptions extends TargetOptions {
   loader: Loader
 }
 
-/** The seed lab as a scenario, shipped with the repository. */
-export const LAB_SCENARIO = fileURLToPath(new URL('../../../../scenarios/aurora-backtrack-lab.yaml', import.meta.url))
+/**
+ * The seed lab as a scenario: in an installed package, `scenarios/` beside `dist/` (copied there when packed); in
+ * the repository, its `scenarios/` folder.
+ */
+export const LAB_SCENARIO = [
+  '../../scenarios/aurora-backtrack-lab.yaml',
+  '../../../../scenarios/aurora-backtrack-lab.yaml',
+]
+  .map((path) => fileURLToPath(new URL(path, import.meta.url)))
+  .find((path) => existsSync(path))!
 
 const EXAMPLES = `
 Examples:
