@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import mysql, { type Pool } from 'mysql2/promise'
+import mysql, { type Pool, type RowDataPacket } from 'mysql2/promise'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ClientSessions } from './client-sessions.js'
 import { PageLog } from './page-log/page-log.js'
@@ -52,7 +52,14 @@ describe.sequential('ClientSessions on a real server', () => {
       await writing.query('INSERT INTO app.t VALUES (1)')
       await reading.query('START TRANSACTION WITH CONSISTENT SNAPSHOT')
       const sleeping = running.query('SELECT SLEEP(30)').catch((error: Error) => error)
-      await new Promise((resolve) => setTimeout(resolve, 100))
+      // Until the server runs it (a busy machine may take a while to send it).
+      for (;;) {
+        const [running] = await admin.query<RowDataPacket[]>(
+          "SELECT 1 FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(30)'",
+        )
+        if (running.length > 0) break
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
       // Twice in a row, as back-to-back rewinds do: the answer must not come from a stale cache.
       expect(await sessions.close('busy')).toBe(3)
       expect(await sessions.close('busy')).toBe(0)
