@@ -59,6 +59,11 @@ export interface BacktrackOutcome {
   record: DBClusterBacktrack
   stats?: ApplyStats
   applyMillis?: number
+  /**
+   * Milliseconds of each step from the request until the cluster was `available` again, in order (for the
+   * benchmark's breakdown): pending, close (client sessions), holdWrites, catchUp, apply, record, resync, unpause.
+   */
+  phases?: Record<string, number>
 }
 
 const micros = (date: Date) => date.getTime() * 1000
@@ -300,11 +305,19 @@ export class SimulatorEngine implements BacktrackEngine {
     let locked = false
     let paused = false
     let session: PoolConnection | undefined
-    let outcome: { stats: ApplyStats; applyMillis: number } | undefined
+    let outcome: { stats: ApplyStats; applyMillis: number; phases: Record<string, number> } | undefined
     let failure: Error | undefined
     const started = performance.now()
+    const phases: Record<string, number> = {}
+    let phaseStarted = started
+    const phase = (name: string) => {
+      const now = performance.now()
+      phases[name] = now - phaseStarted
+      phaseStarted = now
+    }
     try {
       if (this.#options.pendingMillis) await sleep(this.#options.pendingMillis)
+      phase('pending')
       if (policy === 'close-all') {
         if (gate !== undefined) {
           await gate.pause()
@@ -318,11 +331,14 @@ export class SimulatorEngine implements BacktrackEngine {
         // Sessions whose transaction saw the old state, or that hold locks the rewind needs, cannot go on.
         await sessions.close('busy')
       }
+      phase('close')
       readOnly = true
       await sessions.holdWrites()
       // A statement that began before writes were held off: close it too.
       await sessions.close(policy === 'close-all' ? 'all' : 'busy')
+      phase('holdWrites')
       await this.#capture.catchUp()
+      phase('catchUp')
       this.#capture.pause()
       this.#saveRecord(Object.assign(record, { Status: 'applying', BacktrackedFrom: dateOf(this.#clock.nowMicros()) }))
       const from = this.#log.headView()
@@ -341,6 +357,7 @@ export class SimulatorEngine implements BacktrackEngine {
         throw error
       }
       const applyMillis = performance.now() - applyStarted
+      phase('apply')
       this.#log.begin()
       const lsn = this.#log.nextLsn()
       const stamp = this.#capture.stampNow()
@@ -354,8 +371,10 @@ export class SimulatorEngine implements BacktrackEngine {
         targetLsn,
       })
       this.#log.flush()
+      phase('record')
       this.#capture.resyncAfterRewind(from)
-      outcome = { stats, applyMillis }
+      phase('resync')
+      outcome = { stats, applyMillis, phases }
     } catch (error) {
       failure = error as Error
     } finally {
@@ -369,6 +388,8 @@ export class SimulatorEngine implements BacktrackEngine {
         })
       }
       if (paused) gate!.resume()
+      // Letting clients back in: writes released, accounts unlocked, held connections forwarded.
+      phase('unpause')
     }
     // Only now, with clients let back in and writable, in one step: the record's outcome and `available`.
     try {
@@ -381,7 +402,7 @@ export class SimulatorEngine implements BacktrackEngine {
   #finish(
     record: DBClusterBacktrack,
     started: number,
-    outcome: { stats: ApplyStats; applyMillis: number } | undefined,
+    outcome: { stats: ApplyStats; applyMillis: number; phases: Record<string, number> } | undefined,
     failure: Error | undefined,
   ): void {
     if (outcome !== undefined) {
