@@ -13,7 +13,7 @@ const processIo: MainIo = {
   stderr: (text) => process.stderr.write(text),
 }
 
-/** `pnpm bench [--quick] [--json]`: runs the benchmark and returns the exit code. */
+/** `pnpm bench [--quick] [--json] [--only ...]`: runs the benchmark and returns the exit code. */
 export async function main(argv: readonly string[], io: MainIo = processIo): Promise<number> {
   let cli
   try {
@@ -37,6 +37,7 @@ export async function main(argv: readonly string[], io: MainIo = processIo): Pro
     const report = await runBench({
       sizes: cli.sizes,
       mode: cli.quick ? 'quick' : 'full',
+      ...(cli.only === undefined ? {} : { only: cli.only }),
       ...(cli.workDir === undefined ? {} : { workDir: cli.workDir }),
       log: (message) => io.stderr(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`),
       onCleanup: (cleanup) => cleanups.push(cleanup),

@@ -98,3 +98,22 @@ export function randomIds(count: number, max: number, random: () => number = Mat
 }
 
 export const MiB = 1024 * 1024
+
+/** The range of a figure's number over the repeats of one run. */
+export interface Spread {
+  min: number
+  max: number
+  /** How many measurements. */
+  runs: number
+}
+
+/** min, max and count of a non-empty list. */
+export function spreadOf(values: readonly number[]): Spread {
+  return { min: Math.min(...values), max: Math.max(...values), runs: values.length }
+}
+
+/** Element-wise a[i] / b[i] (pairs measured back to back). */
+export function pairRatios(a: readonly number[], b: readonly number[]): number[] {
+  if (a.length !== b.length) throw new RangeError(`pairRatios: ${a.length} values against ${b.length} baselines`)
+  return a.map((x, i) => x / b[i]!)
+}

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { median, randomIds } from './measure.js'
+import { median, pairRatios, randomIds, spreadOf } from './measure.js'
 import { FULL_SIZES, QUICK_SIZES, parseBenchArgs } from './options.js'
 import {
   evaluate,
   exitCode,
   formatNumber,
   formatReport,
+  formatSpread,
   formatTarget,
   renderTable,
   reportJson,
@@ -14,12 +15,15 @@ import {
 } from './report.js'
 import {
   captureFigures,
-  dropUndoFigure,
+  dmlUndoFigure,
+  dropUndoFigures,
   logBytesFigure,
-  overheadFigure,
+  pairedFigure,
   rewindFigures,
   rssFigure,
-} from './run-bench.js'
+  throughputFigures,
+} from './figures.js'
+import { dmlChange } from './dml-undo-phase.js'
 import { parseSysbenchRun, sysbenchArgs } from './sysbench.js'
 
 const lag = (value: number): Figure => ({
@@ -53,17 +57,13 @@ describe('evaluate', () => {
   })
 
   it('holds ratio targets to the ratio, lower limits from below', () => {
-    const tps = overheadFigure(
-      { tps: 850, transactions: 1, p95Millis: 1, errors: 0 },
-      { tps: 1000, transactions: 1, p95Millis: 1, errors: 0 },
-      4,
-    )
-    expect(tps.ratio).toBeCloseTo(0.85)
-    const miss = evaluate(tps)
+    const [tps] = throughputFigures({ endpoint: [850], plain: [1000] }, 4)
+    expect(tps!.ratio).toBeCloseTo(0.85)
+    const miss = evaluate(tps!)
     expect(miss.verdict).toBe('MISS')
     expect(miss.missBy).toBeCloseTo(1 - 0.85 / 0.9)
     expect(miss.text).toBe('MISS by 6% (0.85 < 0.9)')
-    expect(evaluate({ ...tps, ratio: 0.95 }).verdict).toBe('PASS')
+    expect(evaluate({ ...tps!, ratio: 0.95 }).verdict).toBe('PASS')
   })
 
   it('is INFO without a target and MISS when the number is missing', () => {
@@ -89,10 +89,58 @@ describe('figures from measurements', () => {
     expect(rate!.ratio).toBeCloseTo(0.8)
   })
 
-  it('drop undo, rewinds (median), log bytes and RSS', () => {
-    const drop = dropUndoFigure(7_000, 5_000, 1_000_000)
-    expect(drop.ratio).toBeCloseTo(1.4)
-    expect(evaluate(drop).text).toBe('MISS by 8% (1.4 > 1.3)')
+  it('pairs: medians of values and baselines, the median of the pair ratios, and their spread', () => {
+    const figure = pairedFigure({
+      id: '9.x',
+      label: 'x',
+      unit: 's',
+      values: [2, 9, 3],
+      baselineLabel: 'b',
+      baselines: [1, 3, 2],
+    })
+    expect(figure).toMatchObject({ value: 3, baseline: { value: 2 }, ratio: 2, spread: { min: 1.5, max: 3, runs: 3 } })
+    expect(pairedFigure({ ...figure, values: [2], baselineLabel: 'b', baselines: [1] }).spread).toBeUndefined()
+    expect(() => pairRatios([1, 2], [1])).toThrow(RangeError)
+  })
+
+  it('throughput: the endpoint vs the plain server, and with a server port also the capture and proxy costs', () => {
+    const only = throughputFigures({ endpoint: [900, 1000], plain: [1000, 1000] }, 4)
+    expect(only.map((f) => f.id)).toEqual(['2.endpoint'])
+    expect(only[0]!.ratio).toBeCloseTo(0.95)
+    expect(only[0]!.spread).toEqual({ min: 0.9, max: 1, runs: 2 })
+    const split = throughputFigures({ endpoint: [500], server: [1000], plain: [1100] }, 4)
+    expect(split.map((f) => [f.id, Number(f.ratio!.toFixed(3))])).toEqual([
+      ['2.endpoint', 0.455],
+      ['2.capture', 0.909],
+      ['2.proxy', 0.5],
+    ])
+    expect(evaluate(split[1]!).verdict).toBe('PASS')
+    expect(evaluate(split[2]!).verdict).toBe('INFO')
+  })
+
+  it('DML undo against flashback, and the change it undoes', () => {
+    const change = dmlChange(300_000)
+    expect(change).toMatchObject({ deleted: 150_000, updated: 100_000 })
+    expect(change.statements[1]).toContain('id <= 200000')
+    const figure = dmlUndoFigure(
+      [
+        { undoMillis: 6_000, flashbackMillis: 5_000 },
+        { undoMillis: 4_000, flashbackMillis: 5_000 },
+      ],
+      { tableSize: 300_000, ...change },
+    )
+    expect(figure.label).toContain('DELETE of 150,000 + UPDATE of 100,000 rows in 300,000')
+    expect(figure.ratio).toBeCloseTo(1)
+    expect(figure.spread).toEqual({ min: 0.8, max: 1.2, runs: 2 })
+    expect(evaluate(figure).verdict).toBe('PASS')
+  })
+
+  it('drop undo end to end and its applying phase, rewinds (median), log bytes and RSS', () => {
+    const [drop, apply] = dropUndoFigures([{ undoMillis: 7_000, applyMillis: 6_000, loadMillis: 5_000 }], 1_000_000)
+    expect(drop!.ratio).toBeCloseTo(1.4)
+    expect(evaluate(drop!).text).toBe('MISS by 8% (1.4 > 1.3)')
+    expect(apply!.ratio).toBeCloseTo(1.2)
+    expect(evaluate(apply!).verdict).toBe('INFO')
     const [abs, ratio] = rewindFigures([100, 300, 200], [100, 120, 140], {
       tableSize: 1_000_000,
       smallTableSize: 10_000,
@@ -100,8 +148,9 @@ describe('figures from measurements', () => {
     })
     expect(abs!.value).toBe(200)
     expect(evaluate(abs!).verdict).toBe('PASS')
-    expect(ratio!.ratio).toBeCloseTo(200 / 120)
-    expect(evaluate(ratio!).verdict).toBe('MISS')
+    expect(ratio!.ratio).toBeCloseTo(200 / 140) // the median of the pairs 1, 2.5 and 1.43
+    expect(abs!.spread).toEqual({ min: 100, max: 300, runs: 3 })
+    expect(evaluate(ratio!).verdict).toBe('PASS')
     const bytes = logBytesFigure('5.oltp', { workload: 'w', pageLogBytes: 300, binlogBytes: 600, changeRecords: 3 })
     expect(bytes).toMatchObject({ value: 100, baseline: { value: 200 }, ratio: 0.5 })
     expect(evaluate(bytes).verdict).toBe('INFO')
@@ -110,18 +159,27 @@ describe('figures from measurements', () => {
 })
 
 describe('report output', () => {
-  const figures = [lag(3), dropUndoFigure(6_000, 5_000, 100), { id: '5.x', label: 'info', value: 1234.5, unit: 'B' }]
+  const drop = (undoMillis: number) => dropUndoFigures([{ undoMillis, applyMillis: 1, loadMillis: 5_000 }], 100)[0]!
+  const figures = [lag(3), drop(6_000), { id: '5.x', label: 'info', value: 1234.5, unit: 'B' }]
 
   it('prints a table with value, baseline, ratio, target and result, then the misses', () => {
     const text = formatReport(report(figures))
-    expect(text).toMatch(/^#\s+figure\s+value\s+baseline \(same run\)\s+ratio\s+target\s+result$/m)
+    expect(text).toMatch(/^#\s+figure\s+value\s+baseline \(same run\)\s+ratio\s+spread \(runs\)\s+target\s+result$/m)
     expect(text).toContain('MISS by 50% (3 > 2)')
     expect(text).toContain('LOAD DATA LOCAL of the same rows: 5 s')
     expect(text).toContain('ratio ≤ 1.3')
     expect(text).toContain('1,235 B')
     expect(text).toContain('1 target(s) missed:')
     expect(text).toContain('ok   checksum: 1 (original 1)')
-    expect(formatReport(report([dropUndoFigure(1, 1, 1)]))).toContain('All targets met.')
+    expect(formatReport(report([drop(1)]))).toContain('All targets met.')
+  })
+
+  it('shows the spread of the judged number', () => {
+    expect(formatSpread(lag(1))).toBe('—')
+    expect(formatSpread({ ...lag(1), spread: { min: 0.5, max: 1.25, runs: 3 } })).toBe('0.5–1.25 s (3)')
+    const [paired] = throughputFigures({ endpoint: [900, 1000], plain: [1000, 1000] }, 4)
+    expect(formatSpread(paired!)).toBe('0.9–1 (2)')
+    expect(formatReport(report([paired!]))).toMatch(/spread \(runs\)[\s\S]*0\.9–1 \(2\)/)
   })
 
   it('renders a markdown table when asked', () => {
@@ -194,11 +252,18 @@ Latency (ms):
       smallTableSize: 5000,
       runSeconds: 3,
     })
+    expect(parseBenchArgs(['--only', 'dml, drop', '--repeats', '5']).only).toEqual(['dml', 'drop'])
+    expect(parseBenchArgs(['--repeats', '5', '--dml-table-size', '600']).sizes).toMatchObject({
+      undoRepeats: 5,
+      dmlTableSize: 600,
+    })
+    expect(() => parseBenchArgs(['--only', 'nope'])).toThrow(/--only takes/)
     expect(() => parseBenchArgs(['--table-size', '0'])).toThrow(/positive integer/)
     expect(() => parseBenchArgs(['--nope'])).toThrow()
   })
 
-  it('median and random ids', () => {
+  it('median, spread and random ids', () => {
+    expect(spreadOf([3, 1, 2])).toEqual({ min: 1, max: 3, runs: 3 })
     expect(median([3, 1, 2])).toBe(2)
     expect(median([4, 1, 2, 3])).toBe(2.5)
     expect(median([])).toBeNaN()

@@ -25,6 +25,11 @@ export interface Figure {
   /** value ÷ baseline (or another dimensionless comparison the label explains). */
   ratio?: number
   target?: Target
+  /**
+   * How the number the figure is judged by (its ratio when it has one, else its value) varied over the repeats of
+   * this run: the figure itself is their median. Absent when it was measured once.
+   */
+  spread?: { min: number; max: number; runs: number }
   note?: string
 }
 
@@ -121,7 +126,24 @@ export function renderTable(header: string[], rows: string[][], markdown = false
   return [line(header), rule, ...rows.map(line)].join('\n')
 }
 
-export const TABLE_HEADER = ['#', 'figure', 'value', 'baseline (same run)', 'ratio', 'target', 'result']
+export const TABLE_HEADER = [
+  '#',
+  'figure',
+  'value',
+  'baseline (same run)',
+  'ratio',
+  'spread (runs)',
+  'target',
+  'result',
+]
+
+/** `1.45–1.60 (3)`: the range of the judged number over the run's repeats. */
+export function formatSpread(figure: Figure): string {
+  const spread = figure.spread
+  if (spread === undefined || spread.runs < 2) return '—'
+  const unit = figure.ratio === undefined ? figure.unit : ''
+  return `${formatNumber(spread.min)}–${withUnit(spread.max, unit)} (${spread.runs})`
+}
 
 export function figureRows(figures: readonly Figure[]): string[][] {
   return figures.map((figure) => [
@@ -132,6 +154,7 @@ export function figureRows(figures: readonly Figure[]): string[][] {
       ? '—'
       : `${figure.baseline.label}: ${withUnit(figure.baseline.value, figure.baseline.unit)}`,
     figure.ratio === undefined ? '—' : formatNumber(figure.ratio),
+    formatSpread(figure),
     formatTarget(figure.target, figure.unit),
     evaluate(figure).text,
   ])
