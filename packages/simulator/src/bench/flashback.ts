@@ -3,6 +3,9 @@ import { join } from 'node:path'
 import type { Connection, RowDataPacket } from 'mysql2/promise'
 import type { StartedMysqlServer } from '@backtrack/mysql-server'
 
+/** The largest packet MariaDB allows (1 GiB). */
+const MAX_PACKET = 1024 * 1024 * 1024
+
 /** A place in a server's binlog. */
 export interface BinlogPoint {
   file: string
@@ -40,6 +43,9 @@ export async function flashback(
 ): Promise<number> {
   if (server.dataDir === undefined) throw new Error('flashback needs a private server (its binlog files are read)')
   const files = (await filesBetween(admin, from, to)).map((file) => join(server.dataDir!, file))
+  // --flashback turns each transaction into one BINLOG statement: a large change is a packet far above the 16 MiB
+  // default, which the server refuses; a DBA raises the limit on both ends, so does the bench.
+  await admin.query(`SET GLOBAL max_allowed_packet = ${MAX_PACKET}`)
   const started = performance.now()
   const dump = spawn(
     'mariadb-binlog',
@@ -49,10 +55,18 @@ export async function flashback(
   const options = server.connectionOptions('admin')
   const client = spawn(
     'mariadb',
-    ['--protocol=TCP', `--host=${options.host}`, `--port=${options.port}`, `--user=${options.user}`],
+    [
+      '--protocol=TCP',
+      `--host=${options.host}`,
+      `--port=${options.port}`,
+      `--user=${options.user}`,
+      `--max-allowed-packet=${MAX_PACKET}`,
+    ],
     // The password goes through the environment, not the command line (where ps would show it).
     { stdio: ['pipe', 'ignore', 'pipe'], env: { ...process.env, MYSQL_PWD: options.password } },
   )
+  // A client that fails stops reading: its exit code says why, not the broken pipe.
+  client.stdin.on('error', () => undefined)
   dump.stdout.pipe(client.stdin)
   const exited = (child: ChildProcess, name: string) =>
     new Promise<void>((resolve, reject) => {
