@@ -23,7 +23,7 @@ const iso = (seconds: number) => new Date(seconds * 1000).toISOString().replace(
 
 /**
  * A history written the way the capture writes it: base at 1 s; rows 1..4 inserted at 2..5 s; mark `before` at
- * 5.5 s; DROP TABLE t at 6 s; CREATE TABLE t at 7 s with rows 10, 11 at 8 s; at 9 s a backtrack to 5.5 s.
+ * 5.5 s; DROP TABLE t at 6 s; CREATE TABLE t at 7 s with rows 10, 11 at 8.4 s; at 9 s a backtrack to 5.5 s.
  */
 function writeHistory(log: PageLog): void {
   const txn = (lsn: number, seconds: number, kind: 'base' | 'dml' | 'ddl' | 'backtrack', sql: string | null) =>
@@ -50,7 +50,7 @@ function writeHistory(log: PageLog): void {
   const refill = log.nextLsn()
   log.putRow(second, key(10), refill, row(10, 'new'))
   log.putRow(second, key(11), refill, row(11, 'new'))
-  log.putTxn({ lsn: refill, commitMicros: s(8), kind: 'dml', gtid: null, sql: null, changes: 2 })
+  log.putTxn({ lsn: refill, commitMicros: s(8.4), kind: 'dml', gtid: null, sql: null, changes: 2 })
   const backtrack = log.nextLsn()
   log.putTxn({
     lsn: backtrack,

@@ -594,7 +594,8 @@ export class PageLog {
   changesPerInterval(fromMicros: number, toMicros: number, intervalMicros: number): [number, number][] {
     return this.#db
       .prepare(
-        `SELECT (commit_us - ?) / ? AS slot, sum(changes) FROM txn
+        // Bound JS numbers are REALs: the cast keeps the division whole.
+        `SELECT CAST((commit_us - ?) / ? AS INTEGER) AS slot, sum(changes) FROM txn
           WHERE commit_us >= ? AND commit_us <= ? AND kind <> 'backtrack' GROUP BY slot HAVING sum(changes) > 0 ORDER BY slot`,
       )
       .raw()
