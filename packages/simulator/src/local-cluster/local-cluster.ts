@@ -48,6 +48,11 @@ export interface LocalClusterOptions {
   logger?: ServerLogger
   /** How long a backtrack stays `pending` before it applies (default 0). */
   pendingMillis?: number
+  /**
+   * Adds routes to the RDS endpoint's server before it listens (the console mounts itself this way), e.g.
+   * `mount: (app, cluster) => mountConsole(app, cluster)`.
+   */
+  mount?: (app: FastifyInstance, cluster: StartedLocalCluster) => void | Promise<void>
 }
 
 /** What `up --json` prints: how to reach a running local cluster. */
@@ -228,6 +233,7 @@ async function startIn(
       baseState,
     })
     cluster.addControlRoutes()
+    await options.mount?.(app, cluster)
     let apiPort = options.apiPort ?? previous?.apiPort ?? 0
     try {
       await app.listen({ host, port: apiPort })
