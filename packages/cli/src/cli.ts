@@ -11,6 +11,7 @@ import { registerLab } from './commands/lab.js'
 import { registerList } from './commands/list.js'
 import { registerRun } from './commands/run.js'
 import { registerShow } from './commands/show.js'
+import { registerConsole } from './commands/console.js'
 import { registerTo } from './commands/to.js'
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerFind(program)
   registerDiff(program)
   registerShow(program)
+  registerConsole(program)
   return program
 }
 

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Option, type Command } from 'commander'
 import { createRdsEngine, connectMysql, type SqlConnection } from '@backtrack/aws-adapter'
+import { mountConsole } from '@backtrack/console'
 import {
   BacktrackError,
   type BacktrackEngine,
@@ -188,6 +189,7 @@ export async function startTemporaryCluster(
       dataDir,
       ...(options.clusterId === undefined ? {} : { clusterIdentifier: options.clusterId }),
       ...(options.log === undefined ? {} : { logger: { info: options.log, warn: options.log } }),
+      mount: mountConsole,
     })
   } catch (error) {
     await rm(dataDir, { recursive: true, force: true })

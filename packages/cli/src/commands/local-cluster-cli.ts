@@ -2,6 +2,7 @@
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { InvalidArgumentError } from 'commander'
+import { CONSOLE_PATH } from '@backtrack/console'
 import { BacktrackError, isErrorCode } from '@backtrack/core'
 import {
   CONTROL_ROUTES,
@@ -103,8 +104,20 @@ export function shellQuote(value: string): string {
   return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`
 }
 
+/** What `up --json` prints: how to reach the cluster, and its console. */
+export type UpInfo = LocalClusterInfo & { console: string }
+
+/** The console's URL on a cluster's RDS endpoint (the CLI mounts it on every cluster it starts). */
+export function consoleUrl(rdsEndpoint: string): string {
+  return `${rdsEndpoint}${CONSOLE_PATH}`
+}
+
+export function withConsole(info: LocalClusterInfo): UpInfo {
+  return { ...info, console: consoleUrl(info.rdsEndpoint) }
+}
+
 /** The cluster as shell exports a person can paste, like the lab's environment. */
-export function formatExports(info: LocalClusterInfo): string {
+export function formatExports(info: UpInfo): string {
   const { sql } = info
   return [
     `# ${info.clusterIdentifier} is ${info.status} (data in ${info.dataDir})`,
@@ -120,12 +133,13 @@ export function formatExports(info: LocalClusterInfo): string {
     `#   mysql -h$CLUSTER_ENDPOINT -u$DBUSER -p"$DBPASS" ${sql.database ?? 'mylab'}`,
     `#   sysbench oltp_write_only ... --mysql-host=$CLUSTER_ENDPOINT --mysql-port=$CLUSTER_PORT ...`,
     `#   aws rds describe-db-clusters --db-cluster-identifier ${info.clusterIdentifier} --endpoint-url $ENDPOINT_URL`,
+    `# the console (timeline, previews, backtrack button): ${info.console}   (or: backtrack console)`,
     '',
   ].join('\n')
 }
 
 /** The `up --json` object of a running cluster, from its state file. */
-export function infoFromState(state: LocalClusterState): LocalClusterInfo {
+export function infoFromState(state: LocalClusterState): UpInfo {
   if (state.sql === undefined || state.rdsEndpoint === undefined) {
     throw new CliFailure(`the state file of ${state.dataDir} is incomplete: stop the cluster and start it again`)
   }
@@ -136,6 +150,7 @@ export function infoFromState(state: LocalClusterState): LocalClusterInfo {
     rdsEndpoint: state.rdsEndpoint,
     region: state.region,
     dataDir: state.dataDir,
+    console: consoleUrl(state.rdsEndpoint),
   }
 }
 

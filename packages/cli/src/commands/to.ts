@@ -13,6 +13,7 @@ import {
   readClusterState,
   type ClusterHistory,
 } from '@backtrack/simulator'
+import { backtrackCommands } from '@backtrack/console'
 import { backtrackCommand } from '../narrate.js'
 import { waitUntilAvailable } from '../wait-available.js'
 import { addTargetOptions, asUsage, localHistory, openTarget, type TargetOptions } from '../target.js'
@@ -132,17 +133,14 @@ async function dryRun(time: string, options: ToOptions): Promise<void> {
       history.preview(at, { ...(options.useEarliest ? { useEarliest: true } : {}), limit: 3 }),
     )
     const state = readClusterState(dataDir)
-    const to = new Date(Date.parse(preview.to))
-    const commands = {
-      aws: backtrackCommand(
-        {
-          clusterIdentifier: state?.clusterIdentifier ?? options.clusterId ?? 'labstack-cluster',
-          ...(state?.rdsEndpoint === undefined ? {} : { endpointUrl: state.rdsEndpoint }),
-        } as Parameters<typeof backtrackCommand>[0],
-        to,
-      ),
-      backtrack: `backtrack to ${preview.to} --data-dir ${dataDir} --wait`,
-    }
+    const commands = backtrackCommands(
+      {
+        clusterIdentifier: state?.clusterIdentifier ?? options.clusterId ?? 'labstack-cluster',
+        ...(state?.rdsEndpoint === undefined ? {} : { rdsEndpoint: state.rdsEndpoint }),
+        dataDir,
+      },
+      preview.to,
+    )
     if (options.json) {
       process.stdout.write(JSON.stringify({ ...preview, lines: previewLines(preview), commands }) + '\n')
       return

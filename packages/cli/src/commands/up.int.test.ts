@@ -121,10 +121,19 @@ suite.sequential(`backtrack up/status/mark/down (built CLI)${skipNote}`, () => {
     const started = await cli('up', '--detach', '--json', '--data-dir', dataDir)
     expect(started.code, started.stderr).toBe(0)
     up = JSON.parse(started.stdout) as UpJson
-    expect(Object.keys(up)).toEqual(['clusterIdentifier', 'status', 'sql', 'rdsEndpoint', 'region', 'dataDir'])
+    expect(Object.keys(up)).toEqual([
+      'clusterIdentifier',
+      'status',
+      'sql',
+      'rdsEndpoint',
+      'region',
+      'dataDir',
+      'console',
+    ])
     expect(up).toMatchObject({ clusterIdentifier: 'labstack-cluster', status: 'available', region: 'us-east-1' })
     expect(up.sql).toMatchObject({ host: '127.0.0.1', user: 'admin', database: 'mylab' })
     expect(up.rdsEndpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    expect((up as UpJson & { console: string }).console).toBe(`${up.rdsEndpoint}/console/`)
 
     const again = await cli('up', '--detach', '--data-dir', dataDir)
     expect(again.code).toBe(0)

@@ -9,6 +9,7 @@ import {
   startLocalCluster,
   type LocalClusterOptions,
 } from '@backtrack/simulator'
+import { mountConsole } from '@backtrack/console'
 import {
   CliFailure,
   formatExports,
@@ -16,6 +17,8 @@ import {
   parsePort,
   parseSeconds,
   resolveDataDir,
+  withConsole,
+  type UpInfo,
 } from './local-cluster-cli.js'
 
 interface UpOptions {
@@ -53,7 +56,7 @@ function logLine(level: 'info' | 'warn', message: string): void {
   process.stderr.write(`${new Date().toISOString()} ${level === 'info' ? 'INFO' : 'WARN'} ${message}\n`)
 }
 
-function printInfo(info: ReturnType<typeof infoFromState>, json: boolean | undefined): void {
+function printInfo(info: UpInfo, json: boolean | undefined): void {
   process.stdout.write(json ? JSON.stringify(info) + '\n' : formatExports(info))
 }
 
@@ -88,6 +91,7 @@ function clusterOptions(options: UpOptions, dataDir: string): LocalClusterOption
       ? { verifySignatures: { credentials: [{ accessKeyId: accessKeyId!, secretAccessKey: secretAccessKey! }] } }
       : {}),
     logger: { info: (message) => logLine('info', message), warn: (message) => logLine('warn', message) },
+    mount: mountConsole,
   }
 }
 
@@ -110,7 +114,7 @@ function untilSignal(): Promise<NodeJS.Signals> {
 
 async function runForeground(options: UpOptions, dataDir: string): Promise<void> {
   const cluster = await startLocalCluster(clusterOptions(options, dataDir))
-  printInfo(cluster.info(), options.json)
+  printInfo(withConsole(cluster.info()), options.json)
   const signal = await untilSignal()
   logLine('info', `${signal}: stopping ${cluster.clusterIdentifier}`)
   await cluster.stop()
@@ -198,7 +202,7 @@ export function registerUp(program: Command): void {
     .option('--region <region>', 'region the API pretends to be in (default us-east-1)')
     .option('--verify-signatures', 'check SigV4 signatures against $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY')
     .option('--detach', 'return once the cluster is ready and leave it running')
-    .option('--json', 'print one JSON object {clusterIdentifier, status, sql, rdsEndpoint, region, dataDir}')
+    .option('--json', 'print one JSON object {clusterIdentifier, status, sql, rdsEndpoint, region, dataDir, console}')
     .addHelpText('after', EXAMPLES)
     .action(async (options: UpOptions) => {
       const dataDir = resolveDataDir(options.dataDir, options.clusterId)
