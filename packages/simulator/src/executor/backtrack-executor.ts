@@ -5,7 +5,7 @@ import { withTableName } from '../ddl/parse-ddl.js'
 import { qualifiedName, quoteIdent } from '../ddl/sql-tokens.js'
 import type { ColumnMeta, PageLog, TableIncarnation } from '../page-log/page-log.js'
 import { keyCells } from '../page-log/row-key.js'
-import { symmetricDifference, type View } from '../page-log/view.js'
+import { symmetricDifference, type LsnRange, type View } from '../page-log/view.js'
 import type { Cell } from '@backtrack/binlog'
 
 /** What a rewind did, for the record and the benchmarks. */
@@ -20,6 +20,20 @@ export interface ApplyStats {
 }
 
 const DELETE_BATCH = 500
+
+const MAX_HELD_KEYS = 100_000
+
+/** Whether two values of the column are equal exactly when their canonical bytes in the log are. */
+function hasExactEquality(column: ColumnMeta): boolean {
+  if (column.kind === 'bit' || column.kind === 'enum' || column.kind === 'set' || column.kind === 'temporal')
+    return true
+  return column.kind === 'number' && !['float', 'double', 'real'].includes(column.dataType)
+}
+
+interface ApplyKeysResult {
+  restored: number
+  deleted: number
+}
 
 /** The expression a key column is compared through (matches the canonical bytes the log keeps). */
 function keyExpression(column: ColumnMeta): string {
@@ -36,13 +50,20 @@ function keyExpression(column: ColumnMeta): string {
  * Every statement runs with `sql_log_bin = 0`, so the rewind is not captured as new history. Each step is
  * idempotent, so running the same rewind again after a failure converges on the target state.
  */
+export interface BacktrackExecutorOptions {
+  /** Keys to delete that one pass over the log keeps in memory (beyond it they are read again). Default 100,000. */
+  maxHeldKeys?: number
+}
+
 export class BacktrackExecutor {
   readonly #connection: Connection | PoolConnection
   readonly #log: PageLog
+  readonly #maxHeldKeys: number
 
-  constructor(connection: Connection | PoolConnection, log: PageLog) {
+  constructor(connection: Connection | PoolConnection, log: PageLog, options: BacktrackExecutorOptions = {}) {
     this.#connection = connection
     this.#log = log
+    this.#maxHeldKeys = options.maxHeldKeys ?? MAX_HELD_KEYS
   }
 
   async prepareSession(): Promise<void> {
@@ -118,7 +139,7 @@ export class BacktrackExecutor {
         stats.rowsRestored += await this.#load(table, expandCounts(log.imagesIn(id, to), table.schema))
         continue
       }
-      const { restored, deleted } = await this.#applyKeys(table, log.changedKeys(id, diff), to)
+      const { restored, deleted } = await this.#applyKeys(table, diff, to)
       stats.rowsRestored += restored
       stats.rowsDeleted += deleted
     }
@@ -146,12 +167,72 @@ export class BacktrackExecutor {
     return result.affectedRows
   }
 
-  /** Deletes the changed keys and loads their images as of the target view. */
-  async #applyKeys(
-    table: TableIncarnation,
-    keys: Iterable<Buffer>,
-    to: View,
-  ): Promise<{ restored: number; deleted: number }> {
+  /**
+   * Gives the changed keys of a keyed table their images as of the target view, the way a replica applies row
+   * events rather than as SQL per row: the images of the keys that exist there are streamed, in key order, into one
+   * `LOAD DATA ... REPLACE` (it inserts a row that is missing and overwrites one that is there; InnoDB updates it in
+   * place when no other unique key is involved), and the keys that do not exist there are deleted, in batches.
+   *
+   * When the key's values compare equal only when their bytes are equal (integers, decimals, times, BIT, ENUM, SET),
+   * the order does not matter and one pass over the log does both, the deletes after the load. A string or FLOAT key
+   * can compare equal to another key's bytes (case, accents, trailing spaces, -0), so there the deletes go first, in
+   * a pass of their own, lest one of them remove a row just restored. Neither way holds more than a batch of rows.
+   */
+  async #applyKeys(table: TableIncarnation, ranges: readonly LsnRange[], to: View): Promise<ApplyKeysResult> {
+    const rows = () => this.#log.changedRowsAt(table.id, ranges, to)
+    const exact = table.schema.keyColumns.every((index) => hasExactEquality(table.schema.columns[index]!))
+    let deleted = 0
+    if (!exact) {
+      deleted += await this.#deleteKeys(
+        table,
+        (function* () {
+          for (const row of rows()) if (row.image === null) yield row.key
+        })(),
+      )
+    }
+    let restored = 0
+    const absent: Buffer[] = []
+    let moreAbsent = false
+    const maxHeld = this.#maxHeldKeys
+    const images = function* () {
+      for (const row of rows()) {
+        if (row.image !== null) {
+          restored++
+          yield row.image
+        } else if (exact) {
+          if (absent.length < maxHeld) absent.push(row.key)
+          else moreAbsent = true
+        }
+      }
+    }
+    // REPLACE must see every unique key: with unique_checks = 0 InnoDB may leave a secondary one unchecked.
+    await this.#connection.query('SET SESSION unique_checks = 1')
+    try {
+      await loadRows(
+        this.#connection,
+        { database: table.database, table: table.name, columns: table.schema.columns },
+        images(),
+        { duplicates: 'replace' },
+      )
+    } finally {
+      await this.#connection.query('SET SESSION unique_checks = 0')
+    }
+    if (moreAbsent) {
+      // Too many to hold: read them again (deleting a key twice is harmless).
+      deleted += await this.#deleteKeys(
+        table,
+        (function* () {
+          for (const row of rows()) if (row.image === null) yield row.key
+        })(),
+      )
+    } else {
+      deleted += await this.#deleteKeys(table, absent)
+    }
+    return { restored, deleted }
+  }
+
+  /** Deletes rows by key, `DELETE_BATCH` keys a statement; returns how many rows went. */
+  async #deleteKeys(table: TableIncarnation, keys: Iterable<Buffer>): Promise<number> {
     const keyColumns = table.schema.keyColumns.map((index) => table.schema.columns[index]!)
     // One key column: a plain IN list, which every server turns into index lookups.
     const tuple =
@@ -160,9 +241,8 @@ export class BacktrackExecutor {
     const marks = keyColumns.map((column) => (column.dataType === 'float' ? 'CAST(? AS FLOAT)' : '?'))
     const placeholder = keyColumns.length === 1 ? marks[0]! : `(${marks.join(', ')})`
     let deleted = 0
-    const images: Buffer[] = []
     let batch: unknown[][] = []
-    const flushDeletes = async () => {
+    const flush = async () => {
       if (batch.length === 0) return
       const [result] = await this.#connection.query(
         `DELETE FROM ${qualifiedName(table.database, table.name)} WHERE ${tuple} IN (${batch.map(() => placeholder).join(', ')})`,
@@ -183,12 +263,9 @@ export class BacktrackExecutor {
     }
     for (const key of keys) {
       batch.push(keyCells(key).map(asParam))
-      const image = this.#log.rowAt(table.id, key, to)
-      if (image !== null) images.push(image)
-      if (batch.length >= DELETE_BATCH) await flushDeletes()
+      if (batch.length >= DELETE_BATCH) await flush()
     }
-    await flushDeletes()
-    const restored = images.length === 0 ? 0 : await this.#load(table, images)
-    return { restored, deleted }
+    await flush()
+    return deleted
   }
 }

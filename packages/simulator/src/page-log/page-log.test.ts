@@ -116,4 +116,53 @@ describe('PageLog', () => {
     expect(log.earliestMicros()).toBe(12e6)
     expect(log.changeRecords).toBe(13 - removed)
   })
+
+  it('lists the keys changed between two views with their image in the target, in key order', () => {
+    writeSeries(1, 1, 12)
+    const target = log.lastLsn
+    // After the target: 3 and 11 updated (11 twice), 5 deleted, 20 and 13 inserted, 13 then deleted again.
+    log.begin()
+    const lsn = log.nextLsn()
+    log.putRow(1, key(11), lsn, row(11, 110))
+    log.putRow(1, key(3), lsn, row(3, 30))
+    log.putRow(1, key(5), lsn, null)
+    log.putRow(1, key(20), lsn, row(20, 20))
+    log.putRow(1, key(13), lsn, row(13, 13))
+    log.putTxn({ lsn, commitMicros: 100e6, kind: 'dml', gtid: null, sql: null, changes: 5 })
+    const later = log.nextLsn()
+    log.putRow(1, key(11), later, row(11, 111))
+    log.putRow(1, key(13), later, null)
+    log.putTxn({ lsn: later, commitMicros: 101e6, kind: 'dml', gtid: null, sql: null, changes: 2 })
+    log.flush()
+    const head = log.headView()
+    const back = log.viewAt(target)
+    const diff = symmetricDifference(head, back)
+    const changed = (to: typeof back) =>
+      [...log.changedRowsAt(1, diff, to)].map((changedRow): [string, number | null] => [
+        readCells(changedRow.key)[0]!.toString(),
+        valueOf(changedRow.image),
+      ])
+    // Keys come in the order the log sorts them (the key's bytes), each once, with its image there.
+    const expected = [...log.changedKeys(1, diff)].sort(Buffer.compare).map((k) => readCells(k)[0]!.toString())
+    expect(changed(back).map(([id]) => id)).toEqual(expected)
+    expect(new Map(changed(back))).toEqual(
+      new Map<string, number | null>([
+        ['11', 11],
+        ['13', null],
+        ['20', null],
+        ['3', 3],
+        ['5', 5],
+      ]),
+    )
+    expect(new Map(changed(head))).toEqual(
+      new Map<string, number | null>([
+        ['11', 111],
+        ['13', null],
+        ['20', 20],
+        ['3', 30],
+        ['5', null],
+      ]),
+    )
+    expect([...log.changedRowsAt(1, [], back)]).toEqual([])
+  })
 })

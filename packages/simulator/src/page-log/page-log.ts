@@ -64,6 +64,12 @@ export type TimeResolution =
   | { kind: 'past'; lsn: number }
   | { kind: 'nodata'; lsn: number }
 
+/** A key a rewind changes, with its image in the target view (null: the row does not exist there). */
+export interface ChangedRow {
+  key: Buffer
+  image: Buffer | null
+}
+
 export interface RowVersion {
   key: Buffer
   image: Buffer | null
@@ -531,6 +537,30 @@ export class PageLog {
       .prepare(`SELECT DISTINCT key FROM row_version INDEXED BY row_version_lsn WHERE ${condition.sql} AND tbl = ?`)
       .pluck()
     yield* statement.iterate(...condition.params, tbl) as Iterable<Buffer>
+  }
+
+  /**
+   * The keys of `tbl` with a version inside `ranges` (those of `changedKeys`), each with its image in `view` (null: no
+   * such row there), in key order: what a rewind to `view` writes, found in one statement (a seek per key inside
+   * SQLite, not a call per key from JavaScript). GROUP BY sorts the keys on the way (DISTINCT then ORDER BY would
+   * sort twice). Hex text for the reason `#newestVersions` gives.
+   */
+  *changedRowsAt(tbl: number, ranges: readonly LsnRange[], view: View): Generator<ChangedRow> {
+    if (ranges.length === 0) return
+    const changed = rangeCondition('lsn', ranges)
+    const visible = rangeCondition('+v.lsn', view)
+    const statement = this.#db
+      .prepare(
+        `SELECT hex(c.key), (SELECT iif(v.image IS NULL, NULL, hex(v.image)) FROM row_version v
+            WHERE v.tbl = ? AND v.key = c.key AND ${visible.sql} ORDER BY v.lsn DESC LIMIT 1)
+          FROM (SELECT key FROM row_version INDEXED BY row_version_lsn WHERE ${changed.sql} AND tbl = ?
+                GROUP BY key ORDER BY key) c`,
+      )
+      .raw()
+    const rows = statement.iterate(tbl, ...visible.params, ...changed.params, tbl) as Iterable<[string, string | null]>
+    for (const [key, image] of rows) {
+      yield { key: Buffer.from(key, 'hex'), image: image === null ? null : Buffer.from(image, 'hex') }
+    }
   }
 
   /** Incarnations with a row version inside `ranges`, with how many versions each. */
