@@ -167,6 +167,7 @@ describe('ClusterHistory', () => {
   })
 
   it('catches up with what the cluster commits after it was opened', () => {
+    const before = history.timeline(s(10))
     const lsn = writer.nextLsn()
     writer.begin()
     writer.putTxn({ lsn, commitMicros: s(9.5), kind: 'ddl', gtid: null, sql: 'DROP TABLE `t`', changes: 0 })
@@ -175,5 +176,22 @@ describe('ClusterHistory', () => {
     expect(history.timeline(s(10)).events.at(-1)!.undone).toBe(true) // but the head view is the old one
     history.refresh()
     expect(history.timeline(s(10)).events.at(-1)!.undone).toBe(false)
+
+    // The rate counted so far is kept; later commits are added to it, in their interval or after it.
+    for (const [seconds, changes] of [
+      [9.7, 3],
+      [10.2, 5],
+    ] as const) {
+      const next = writer.nextLsn()
+      writer.begin()
+      writer.putTxn({ lsn: next, commitMicros: s(seconds), kind: 'dml', gtid: null, sql: null, changes })
+      writer.flush()
+      history.refresh()
+      history.timeline(s(10.5))
+    }
+    const grown = history.timeline(s(10.5))
+    expect(grown.rate).toEqual([...before.rate, [s(9), 3], [s(10), 5]])
+    using fresh = openClusterHistory(dir.path)
+    expect(fresh.timeline(s(10.5)).rate).toEqual(grown.rate)
   })
 })

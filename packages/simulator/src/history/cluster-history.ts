@@ -214,6 +214,11 @@ const RATE_POINTS = 240
  */
 export class ClusterHistory implements Disposable {
   readonly #log: PageLog
+  /**
+   * Row versions per rate interval counted so far. Commit times grow with the LSN, so what the log gains later lies
+   * in the interval of its newest commit or after it: a console polling every few seconds re-counts only that.
+   */
+  #rate: { start: number; interval: number; from: number; versions: Map<number, number> } | undefined
 
   /** Reads `log` (opened by the caller, read-only or not; `close()` closes it). */
   constructor(log: PageLog) {
@@ -507,9 +512,17 @@ export class ClusterHistory implements Disposable {
     const interval = intervalSeconds * 1e6
     // Intervals are aligned to whole multiples of their length, so they stay put while the timeline grows.
     const start = Math.floor(earliest / interval) * interval
-    const rate = this.#log
-      .changesPerInterval(start, now, interval)
-      .map(([slot, versions]): [number, number] => [start + slot * interval, versions / intervalSeconds])
+    if (this.#rate === undefined || this.#rate.start !== start || this.#rate.interval !== interval) {
+      this.#rate = { start, interval, from: start, versions: new Map() }
+    }
+    const counted = this.#rate
+    for (const [slot, versions] of this.#log.changesPerInterval(counted.from, now, interval)) {
+      counted.versions.set(counted.from + slot * interval, versions)
+    }
+    counted.from = start + Math.floor((this.#log.lastCommitMicros - start) / interval) * interval
+    const rate = [...counted.versions]
+      .filter(([at]) => at <= now)
+      .map(([at, versions]): [number, number] => [at, versions / intervalSeconds])
     const backtracks: BacktrackArc[] = (this.#log.backtrackRequests() as Record<string, unknown>[]).map((record) => {
       const micros = (value: unknown) => new Date(value as string).getTime() * 1000
       const requested = micros(record['BacktrackRequestCreationTime'])
