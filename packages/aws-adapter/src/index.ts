@@ -1,7 +1,6 @@
 export { createRdsEngine, RdsEngine, type RdsEngineConfig } from './rds-engine.js'
 export { mapSdkError } from './map-sdk-error.js'
 export { hasTestbedTag, isLoopbackEndpoint, TESTBED_TAG } from './live-guard.js'
-export { systemClock, type Clock } from './clock.js'
 export { connectMysql, type ConnectSql, type SqlConnection } from './server-clock.js'
 export type { SqlCredentials } from './sql-credentials.js'
 export {

@@ -1,6 +1,5 @@
-import { BacktrackError, type DBClusterBacktrack } from '@backtrack/core'
+import { BacktrackError, type DBClusterBacktrack, type PollClock } from '@backtrack/core'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { Clock } from './clock.js'
 import { createRdsEngine, RdsEngine, type RdsEngineConfig } from './rds-engine.js'
 import type { SqlConnection } from './server-clock.js'
 import {
@@ -45,7 +44,7 @@ function liveEngine(config: Partial<RdsEngineConfig> = {}): RdsEngine {
   return engine({ client: aws.rdsClient({ as: 'rds.us-east-1.amazonaws.com' }), ...config })
 }
 
-function fakeClock(): Clock & { sleeps: number[] } {
+function fakeClock(): PollClock & { sleeps: number[] } {
   let now = 1_000_000
   const sleeps: number[] = []
   return {
@@ -240,6 +239,10 @@ describe('describeBacktracks', () => {
 })
 
 describe('waitForBacktrack', () => {
+  beforeEach(() => {
+    aws.on('DescribeDBClusters', describeClusters(clusterFields()))
+  })
+
   function statuses(...sequence: string[]): void {
     aws.on(
       'DescribeDBClusterBacktracks',
@@ -262,7 +265,32 @@ describe('waitForBacktrack', () => {
     expect(done.BacktrackedFrom).toEqual(new Date('2026-11-24T00:13:14.200Z'))
     expect(seen).toEqual(['pending', 'applying', 'completed'])
     expect(clock.sleeps).toEqual([2000, 4000, 8000, 2000, 4000])
-    expect(aws.requests.every((r) => r.params['BacktrackIdentifier'] === BACKTRACK_ID)).toBe(true)
+    const polls = aws.requests.filter((r) => r.action === 'DescribeDBClusterBacktracks')
+    expect(polls.every((r) => r.params['BacktrackIdentifier'] === BACKTRACK_ID)).toBe(true)
+    expect(actions().at(-1)).toBe('DescribeDBClusters')
+  })
+
+  it('waits for the cluster to leave backtracking after the backtrack completed (Aurora reports completed first)', async () => {
+    statuses('APPLYING', 'COMPLETED')
+    aws.on(
+      'DescribeDBClusters',
+      describeClusters(clusterFields({ Status: 'backtracking' })),
+      describeClusters(clusterFields({ Status: 'backtracking' })),
+      describeClusters(clusterFields({ Status: 'available' })),
+    )
+    const clock = fakeClock()
+    const seen: string[] = []
+    await engine({ clock }).waitForBacktrack(BACKTRACK_ID, { onProgress: (b) => seen.push(b.Status) })
+    expect(seen).toEqual(['applying', 'completed'])
+    expect(actions().filter((action) => action === 'DescribeDBClusters')).toHaveLength(3)
+    expect(clock.sleeps).toEqual([2000, 2000, 4000])
+  })
+
+  it('polls at the cadence the engine was built with, unless the wait says otherwise', async () => {
+    statuses('PENDING', 'APPLYING', 'APPLYING', 'COMPLETED')
+    const clock = fakeClock()
+    await engine({ clock, poll: { pollMs: 100, maxPollMs: 150 } }).waitForBacktrack(BACKTRACK_ID)
+    expect(clock.sleeps).toEqual([100, 100, 150])
   })
 
   it('caps the interval at 30 s', async () => {
@@ -478,7 +506,10 @@ describe('modifyBacktrackWindow', () => {
 })
 
 describe('the SQL side', () => {
-  function fakeSql(answers: (string | Error)[]): {
+  function fakeSql(
+    answers: (string | Error)[],
+    server: { version?: string } = {},
+  ): {
     connect: RdsEngineConfig['connectSql']
     opened: unknown[]
     closed: number
@@ -490,7 +521,7 @@ describe('the SQL side', () => {
         async query() {
           const answer = answers.shift()
           if (answer instanceof Error) throw answer
-          return [{ utc: answer }]
+          return [{ utc: answer, version: server.version ?? '8.0.mysql_aurora.3.05.2' }]
         },
         async close() {
           state.closed++
@@ -532,42 +563,22 @@ describe('the SQL side', () => {
     expect(sql.closed).toBe(1)
   })
 
-  describe('mark() on a local simulator endpoint', () => {
-    const MARK_ROUTE = 'POST /_backtrack/mark'
-
-    it("takes the local cluster's exact mark for its own cluster, without the server clock", async () => {
-      aws.on(MARK_ROUTE, jsonResult({ mark: '2026-11-24T00:10:00.254Z' }))
-      const sql = fakeSql([])
-      const rds = engine({ connectSql: sql.connect, sql: { user: 'lab', password: 'pw' } })
-      expect((await rds.mark()).toISOString()).toBe('2026-11-24T00:10:00.254Z')
-      expect(aws.requests).toEqual([expect.objectContaining({ action: MARK_ROUTE, params: { cluster: CLUSTER_ID } })])
-      expect(sql.opened).toEqual([])
+  it('on MariaDB, marks the next whole second and hands it out once the server clock has passed it', async () => {
+    // MariaDB's binlog gives commits whole seconds: a mark inside a second could not separate its commits.
+    const sql = fakeSql(['2026-11-24T00:10:00.253499', '2026-11-24T00:10:00.990000', '2026-11-24T00:10:01.006000'], {
+      version: '10.11.6-MariaDB',
     })
+    const clock = fakeClock()
+    const rds = engine({ connectSql: sql.connect, sql: { user: 'lab', password: 'pw' }, clock })
+    expect((await rds.mark()).toISOString()).toBe('2026-11-24T00:10:01.000Z')
+    expect(clock.sleeps).toEqual([752, 15])
+  })
 
-    it("passes the control route's fault through, e.g. DBClusterNotFoundFault", async () => {
-      aws.on(
-        MARK_ROUTE,
-        jsonResult({ error: { code: 'DBClusterNotFoundFault', message: 'DBCluster x not found.' } }, 404),
-      )
-      const error = await rejection(engine({ connectSql: fakeSql([]).connect }).mark())
-      expect(error).toMatchObject({ code: 'DBClusterNotFoundFault', message: 'DBCluster x not found.' })
-    })
-
-    it('falls back to the server clock, asking once, when the loopback endpoint has no control route', async () => {
-      const sql = fakeSql(['2026-11-24T00:10:00.253499', '2026-11-24T00:10:00.300000'])
-      const rds = engine({ connectSql: sql.connect, sql: { user: 'lab', password: 'pw' } })
-      expect((await rds.mark()).toISOString()).toBe('2026-11-24T00:10:00.254Z')
-      expect((await rds.mark()).toISOString()).toBe('2026-11-24T00:10:00.300Z')
-      expect(actions().filter((action) => action === MARK_ROUTE)).toHaveLength(1)
-    })
-
-    it('never asks a non-loopback endpoint (real Aurora) for a mark', async () => {
-      aws.on(MARK_ROUTE, jsonResult({ mark: '2030-01-01T00:00:00.000Z' }))
-      const sql = fakeSql(['2026-11-24T00:10:00.253499'])
-      const rds = liveEngine({ connectSql: sql.connect, sql: { user: 'lab', password: 'pw' } })
-      expect((await rds.mark()).toISOString()).toBe('2026-11-24T00:10:00.254Z')
-      expect(actions()).not.toContain(MARK_ROUTE)
-    })
+  it('never goes through a control route of the endpoint: the engine speaks only the RDS API and SQL', async () => {
+    const sql = fakeSql(['2026-11-24T00:10:00.253499'])
+    const rds = engine({ connectSql: sql.connect, sql: { user: 'lab', password: 'pw' } })
+    await rds.mark()
+    expect(actions()).toEqual(['DescribeDBClusters'])
   })
 
   it('reconnects once when the server dropped the connection (Aurora does during a backtrack)', async () => {

@@ -14,8 +14,9 @@ import {
   backtrackNotFound,
   BacktrackError,
   clusterNotFound,
-  isErrorCode,
   normalizeClusterIdentifier,
+  pollBacktrack,
+  systemPollClock,
   validateBacktrackIdentifier,
   validateBacktrackWindow,
   validateMaxRecords,
@@ -26,14 +27,14 @@ import {
   type DBCluster,
   type DBClusterBacktrack,
   type DescribeBacktracksInput,
+  type PollCadence,
+  type PollClock,
   type SqlEndpoint,
   type WaitOptions,
 } from '@backtrack/core'
-import { systemClock, type Clock } from './clock.js'
 import { backtrackFromRds, clusterFromRds } from './from-rds.js'
 import { hasTestbedTag, isLoopbackEndpoint, liveBacktrackNotConfirmed } from './live-guard.js'
 import { mapSdkError } from './map-sdk-error.js'
-import { pollBacktrack } from './poll-backtrack.js'
 import { connectMysql, ServerClock, type ConnectSql } from './server-clock.js'
 import { resolveSqlCredentials, type SqlCredentials } from './sql-credentials.js'
 
@@ -61,14 +62,17 @@ export interface RdsEngineConfig {
   secretsClient?: SecretsManagerClient
   /** Opens SQL connections (default: mysql2). */
   connectSql?: ConnectSql
-  /** Time and sleep for `waitForBacktrack` polling. */
-  clock?: Clock
+  /** Time and sleep for `waitForBacktrack` polling and for waiting on the server clock. */
+  clock?: PollClock
+  /**
+   * How `waitForBacktrack` polls unless its options say otherwise: from `pollMs` (default 2 s) doubling up to
+   * `maxPollMs` (default 30 s), as Aurora's phases last seconds to minutes. A local cluster answers in milliseconds
+   * and is given a faster cadence by whoever builds the engine for it.
+   */
+  poll?: PollCadence
   /** Sees every raw SDK output, by operation name (parity recording, debugging). */
   onResponse?: (operation: string, output: object) => void
 }
-
-/** The local cluster's control route for exact marks (`CONTROL_ROUTES.mark` of `@backtrack/simulator`). */
-export const SIMULATOR_MARK_ROUTE = '/_backtrack/mark'
 
 const LOCAL_CREDENTIALS = { accessKeyId: 'backtrack-local', secretAccessKey: 'backtrack-local' }
 
@@ -121,14 +125,13 @@ export class RdsEngine implements BacktrackEngine, AsyncDisposable {
   readonly #clientConfig: RDSClientConfig
   readonly #confirmLive: boolean
   readonly #sql: SqlCredentials | undefined
-  readonly #clock: Clock
+  readonly #clock: PollClock
+  readonly #poll: PollCadence
   readonly #onResponse: RdsEngineConfig['onResponse']
   readonly #serverClock: ServerClock
   #secretsClient: SecretsManagerClient | undefined
   readonly #ownsSecretsClient: boolean
   #sqlEndpoint: Promise<SqlEndpoint> | undefined
-  /** Whether the endpoint answers exact marks: undefined until asked. */
-  #simulatorMarks: boolean | undefined
 
   constructor(config: RdsEngineConfig) {
     this.clusterIdentifier = normalizeClusterIdentifier(config.clusterIdentifier)
@@ -139,9 +142,10 @@ export class RdsEngine implements BacktrackEngine, AsyncDisposable {
     this.#ownsSecretsClient = config.secretsClient === undefined
     this.#confirmLive = config.confirmLive ?? false
     this.#sql = config.sql
-    this.#clock = config.clock ?? systemClock
+    this.#clock = config.clock ?? systemPollClock
+    this.#poll = config.poll ?? {}
     this.#onResponse = config.onResponse
-    this.#serverClock = new ServerClock(() => this.sqlEndpoint(), config.connectSql ?? connectMysql)
+    this.#serverClock = new ServerClock(() => this.sqlEndpoint(), config.connectSql ?? connectMysql, this.#clock)
   }
 
   /** The RDS client in use (for raw calls such as parity recording). */
@@ -197,12 +201,20 @@ export class RdsEngine implements BacktrackEngine, AsyncDisposable {
 
   async waitForBacktrack(backtrackIdentifier: string, options?: WaitOptions): Promise<DBClusterBacktrack> {
     const id = validateBacktrackIdentifier(backtrackIdentifier)
-    const read = async (): Promise<DBClusterBacktrack> => {
-      const [backtrack] = (await this.#describeBacktracks({ backtrackIdentifier: id }, options?.signal)).backtracks
-      if (backtrack === undefined) throw backtrackNotFound(id)
-      return backtrack
-    }
-    return pollBacktrack(read, options, this.#clock)
+    return pollBacktrack(
+      {
+        read: async (signal) => {
+          const [backtrack] = (await this.#describeBacktracks({ backtrackIdentifier: id }, signal)).backtracks
+          if (backtrack === undefined) throw backtrackNotFound(id)
+          return backtrack
+        },
+        // Aurora reports `completed` before the cluster is `available` again.
+        clusterBusy: async (signal) => clusterFromRds(await this.#describeRaw(signal)).Status === 'backtracking',
+        clock: this.#clock,
+        cadence: this.#poll,
+      },
+      options,
+    )
   }
 
   async modifyBacktrackWindow(seconds: number): Promise<DBCluster> {
@@ -228,12 +240,9 @@ export class RdsEngine implements BacktrackEngine, AsyncDisposable {
     return this.#serverClock.now()
   }
 
-  /**
-   * On a local simulator endpoint (loopback), the simulator's exact mark: it waits until its capture has stamped
-   * every commit so far, whose stamps may lie after the server clock. Elsewhere (real Aurora) the server clock.
-   */
+  /** The server clock's mark (see `ServerClock.mark`: on MariaDB the next whole second, once it has passed). */
   async mark(): Promise<Date> {
-    return (await this.#simulatorMark()) ?? this.#serverClock.mark()
+    return this.#serverClock.mark()
   }
 
   async sqlEndpoint(): Promise<SqlEndpoint> {
@@ -279,9 +288,10 @@ export class RdsEngine implements BacktrackEngine, AsyncDisposable {
     return this.#secretsClient
   }
 
-  async #describeRaw(): Promise<RdsDBCluster> {
+  async #describeRaw(signal?: AbortSignal): Promise<RdsDBCluster> {
+    const command = new DescribeDBClustersCommand({ DBClusterIdentifier: this.clusterIdentifier })
     const output = await this.#send('DescribeDBClusters', (client) =>
-      client.send(new DescribeDBClustersCommand({ DBClusterIdentifier: this.clusterIdentifier })),
+      signal === undefined ? client.send(command) : client.send(command, { abortSignal: signal }),
     )
     const cluster = output.DBClusters?.[0]
     if (cluster === undefined) throw clusterNotFound(this.clusterIdentifier)
@@ -293,42 +303,6 @@ export class RdsEngine implements BacktrackEngine, AsyncDisposable {
     if (provider === undefined) return effectiveEndpointUrl(undefined)
     const { protocol, hostname, port } = await provider()
     return `${protocol}//${hostname.includes(':') ? `[${hostname}]` : hostname}${port === undefined ? '' : `:${port}`}`
-  }
-
-  /** The local cluster's exact mark (`POST /_backtrack/mark?cluster=<id>`), or undefined when there is none. */
-  async #simulatorMark(): Promise<Date | undefined> {
-    if (this.#simulatorMarks === false) return undefined
-    const endpoint = await this.#endpointUrl()
-    if (!isLoopbackEndpoint(endpoint)) return undefined
-    const url = new URL(SIMULATOR_MARK_ROUTE, endpoint)
-    url.searchParams.set('cluster', this.clusterIdentifier)
-    let response: Response
-    try {
-      response = await fetch(url, { method: 'POST', signal: AbortSignal.timeout(60_000) })
-    } catch (error) {
-      throw new BacktrackError('ServiceUnavailable', `The local RDS endpoint ${url.origin} cannot be reached.`, {
-        cause: error,
-      })
-    }
-    const body = (await response.json().catch(() => undefined)) as
-      { mark?: unknown; error?: { code?: unknown; message?: unknown } } | undefined
-    if (response.ok && typeof body?.mark === 'string' && !Number.isNaN(Date.parse(body.mark))) {
-      this.#simulatorMarks = true
-      return new Date(body.mark)
-    }
-    const error = body?.error
-    if (typeof error === 'object' && error !== null && typeof error.code === 'string') {
-      throw new BacktrackError(
-        isErrorCode(error.code) ? error.code : 'InternalFailure',
-        typeof error.message === 'string' ? error.message : `${error.code} from ${url.href}`,
-      )
-    }
-    if (this.#simulatorMarks === undefined) {
-      // A loopback RDS endpoint without the local cluster's control routes: use the server clock from now on.
-      this.#simulatorMarks = false
-      return undefined
-    }
-    throw new BacktrackError('InternalFailure', `HTTP ${response.status} from ${url.href}, expected a mark.`)
   }
 
   async #assertLiveConfirmed(): Promise<void> {

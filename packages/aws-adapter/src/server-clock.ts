@@ -1,4 +1,4 @@
-import { BacktrackError, type SqlEndpoint } from '@backtrack/core'
+import { BacktrackError, type PollClock, type SqlEndpoint } from '@backtrack/core'
 
 /** The slice of a MySQL client the adapter uses (kysely-style: mysql2 stays behind this seam). */
 export interface SqlConnection {
@@ -33,7 +33,12 @@ export const connectMysql: ConnectSql = async (endpoint) => {
 }
 
 // DATE_FORMAT keeps the microseconds and sidesteps the driver's time-zone handling of DATETIME values.
-const SERVER_TIME_SQL = "SELECT DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%f') AS utc"
+const SERVER_TIME_SQL = "SELECT DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%f') AS utc, VERSION() AS version"
+/**
+ * How far past a whole-second mark the server clock must be before the mark is handed out: a backtrack to the
+ * mark sent at once must not be in the future for the cluster's API, whose clock may trail the database's a little.
+ */
+const MARK_SETTLE_MS = 5
 const SERVER_TIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\.(\d{6})$/
 
 /** A server time with the microseconds a `Date` cannot hold. */
@@ -42,15 +47,21 @@ export interface ServerTime {
   epochMs: number
   /** Microseconds past `epochMs` (0..999). */
   extraMicros: number
+  /** The server is MariaDB, whose binlog stamps commits with whole seconds. */
+  mariadb: boolean
 }
 
-export function parseServerTime(text: unknown): ServerTime {
+export function parseServerTime(text: unknown, version?: unknown): ServerTime {
   const match = typeof text === 'string' ? SERVER_TIME.exec(text) : null
   if (match === null) {
     throw new BacktrackError('InternalFailure', `The server answered UTC_TIMESTAMP(6) with ${JSON.stringify(text)}.`)
   }
   const micros = Number(match[2])
-  return { epochMs: Date.parse(`${match[1]}Z`) + Math.floor(micros / 1000), extraMicros: micros % 1000 }
+  return {
+    epochMs: Date.parse(`${match[1]}Z`) + Math.floor(micros / 1000),
+    extraMicros: micros % 1000,
+    mariadb: typeof version === 'string' && /mariadb/i.test(version),
+  }
 }
 
 const CONNECTION_LOST = new Set(['PROTOCOL_CONNECTION_LOST', 'ECONNRESET', 'EPIPE', 'ER_SERVER_SHUTDOWN'])
@@ -93,11 +104,13 @@ export function mapSqlError(error: unknown, endpoint: SqlEndpoint): BacktrackErr
 export class ServerClock {
   readonly #connect: ConnectSql
   readonly #endpoint: () => Promise<SqlEndpoint>
+  readonly #clock: Pick<PollClock, 'sleep'>
   #connection: Promise<SqlConnection> | undefined
 
-  constructor(endpoint: () => Promise<SqlEndpoint>, connect: ConnectSql) {
+  constructor(endpoint: () => Promise<SqlEndpoint>, connect: ConnectSql, clock: Pick<PollClock, 'sleep'>) {
     this.#endpoint = endpoint
     this.#connect = connect
+    this.#clock = clock
   }
 
   async read(): Promise<ServerTime> {
@@ -106,7 +119,7 @@ export class ServerClock {
       try {
         this.#connection ??= this.#connect(endpoint)
         const rows = await (await this.#connection).query(SERVER_TIME_SQL)
-        return parseServerTime(rows[0]?.['utc'])
+        return parseServerTime(rows[0]?.['utc'], rows[0]?.['version'])
       } catch (error) {
         await this.#drop()
         if (attempt === 1 && isConnectionGone(error)) continue
@@ -121,12 +134,21 @@ export class ServerClock {
   }
 
   /**
-   * The server's time rounded up to the millisecond: every transaction committed before the call has a commit
-   * time at or before it, so backtracking to it restores the present.
+   * A time at or after the commit time of every transaction committed before the call, and before that of every
+   * one committed after it returns, so backtracking to it restores the present. Normally the server's time rounded
+   * up to the millisecond. On MariaDB, whose binlog gives commits whole seconds only, the next whole second, handed
+   * out once the server clock has passed it: every earlier commit lies in a second before it, every later one in
+   * a second at or after it (a cluster built on that binlog keeps each commit's time inside its second).
    */
   async mark(): Promise<Date> {
-    const { epochMs, extraMicros } = await this.read()
-    return new Date(extraMicros === 0 ? epochMs : epochMs + 1)
+    let time = await this.read()
+    if (!time.mariadb) return new Date(time.extraMicros === 0 ? time.epochMs : time.epochMs + 1)
+    const mark = (Math.floor(time.epochMs / 1000) + 1) * 1000
+    while (time.epochMs < mark + MARK_SETTLE_MS) {
+      await this.#clock.sleep(mark + MARK_SETTLE_MS - time.epochMs)
+      time = await this.read()
+    }
+    return new Date(mark)
   }
 
   async close(): Promise<void> {

@@ -197,7 +197,11 @@ export function narrator(context: NarrationContext): (event: ScenarioEvent) => v
         return
       }
       case 'backtrack-status':
-        out(`  backtrack ${event.backtrackStatus.padEnd(9)} cluster ${event.clusterStatus ?? '?'}`)
+        out(
+          event.clusterStatus === undefined
+            ? `  backtrack ${event.backtrackStatus}`
+            : `  backtrack ${event.backtrackStatus.padEnd(9)} cluster ${event.clusterStatus}`,
+        )
         return
       case 'check':
         out(`  ${event.ok ? '✓' : '✗'} ${event.ok ? event.expected : `expected ${event.expected}`}`)

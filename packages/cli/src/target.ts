@@ -14,14 +14,13 @@ import {
   type SqlOutcome,
 } from '@backtrack/core'
 import {
-  hasClusterHistory,
-  openClusterHistory,
+  LOCAL_POLL,
   startLocalCluster,
   type ClusterHistory,
-  type LocalClusterState,
+  type LocalRdsTarget,
   type StartedLocalCluster,
 } from '@backtrack/simulator'
-import { callControl, CliFailure, requireRunning, resolveDataDir } from './commands/local-cluster-cli.js'
+import { CliFailure, localClient } from './commands/local-cluster-cli.js'
 
 /** Options every cluster-facing command takes. */
 export interface TargetOptions {
@@ -127,41 +126,26 @@ function quietSdk(): void {
   process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true'
 }
 
-function engineFor(state: Pick<LocalClusterState, 'clusterIdentifier' | 'region'>, url: string, sql: SqlEndpoint) {
+/** An RdsEngine for a local cluster: the same code path as live, through its RDS endpoint, at a local cadence. */
+function engineFor(target: LocalRdsTarget) {
   quietSdk()
-  return createRdsEngine({
-    clusterIdentifier: state.clusterIdentifier,
-    endpointUrl: url,
-    region: state.region,
-    sql: { user: sql.user, password: sql.password },
-  })
+  return createRdsEngine(target)
 }
 
 /** The running local cluster of `--data-dir`, or Aurora with --live. */
 export function openTarget(options: TargetOptions): Target {
   if (isLive(options)) return liveTarget(options)
-  const dataDir = resolveDataDir(options.dataDir, options.clusterId)
-  const state = requireRunning(dataDir)
-  if (state.sql === undefined || state.rdsEndpoint === undefined) {
-    throw new CliFailure(`the state file of ${dataDir} is incomplete: stop the cluster and start it again`)
-  }
-  const sql: SqlEndpoint = state.sql
-  const engine = engineFor(state, state.rdsEndpoint, sql)
+  const client = localClient(options)
+  const rds = client.rdsTarget()
+  const sql = client.sqlEndpoint()
+  const engine = engineFor(rds)
   return {
     kind: 'local',
     engine,
-    endpointUrl: state.rdsEndpoint,
-    dataDir,
+    endpointUrl: rds.endpointUrl,
+    dataDir: client.dataDir,
     sqlEndpoint: async () => sql,
-    mark: async (name) =>
-      new Date(
-        (
-          await callControl<{ mark: string }>(state, 'mark', {
-            method: 'POST',
-            ...(name === undefined ? {} : { query: { name } }),
-          })
-        ).mark,
-      ),
+    mark: (name) => client.mark(name === undefined ? {} : { name }),
     close: () => engine.close(),
   }
 }
@@ -169,13 +153,13 @@ export function openTarget(options: TargetOptions): Target {
 /** A local cluster's history for find/diff/show (no running cluster needed). */
 export function localHistory(options: TargetOptions, command: string): ClusterHistory {
   assertSimulator(options, command)
-  const dataDir = resolveDataDir(options.dataDir, options.clusterId)
-  if (!hasClusterHistory(dataDir)) {
+  const client = localClient(options)
+  if (!client.hasHistory()) {
     throw new CliFailure(
-      `no page log in ${dataDir}: start a cluster with \`backtrack up --data-dir ${dataDir}\`, or pass the --data-dir of yours`,
+      `no page log in ${client.dataDir}: start a cluster with \`backtrack up --data-dir ${client.dataDir}\`, or pass the --data-dir of yours`,
     )
   }
-  return openClusterHistory(dataDir)
+  return client.history()
 }
 
 /** A fresh local cluster in a temporary data dir (lab, run); `close()` stops it and removes its data unless kept. */
@@ -196,11 +180,13 @@ export async function startTemporaryCluster(
     throw error
   }
   const sql = cluster.sql
-  const engine = engineFor(
-    { clusterIdentifier: cluster.clusterIdentifier, region: cluster.region },
-    cluster.rdsEndpoint,
-    sql,
-  )
+  const engine = engineFor({
+    clusterIdentifier: cluster.clusterIdentifier,
+    endpointUrl: cluster.rdsEndpoint,
+    region: cluster.region,
+    sql: { user: sql.user, password: sql.password },
+    poll: LOCAL_POLL,
+  })
   let closed = false
   return {
     kind: 'temporary',

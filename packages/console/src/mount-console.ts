@@ -8,7 +8,7 @@ import {
   type DBClusterBacktrack,
 } from '@backtrack/core'
 import {
-  openClusterHistory,
+  LocalClusterClient,
   previewLines,
   type BacktrackPreview,
   type ClusterHistory,
@@ -144,7 +144,7 @@ export async function mountConsole(app: FastifyInstance, cluster: ConsoleCluster
   let history: ClusterHistory | undefined
   // The page log exists once the engine has started; open it on first use and keep it (a WAL reader).
   const readHistory = (): ClusterHistory => {
-    history ??= openClusterHistory(cluster.dataDir)
+    history ??= new LocalClusterClient(cluster.dataDir).history()
     history.refresh()
     return history
   }

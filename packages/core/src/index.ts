@@ -35,6 +35,13 @@ export {
 } from './validation.js'
 export { formatRdsTime, parseRdsTime } from './time.js'
 export {
+  pollBacktrack,
+  systemPollClock,
+  type BacktrackPoller,
+  type PollCadence,
+  type PollClock,
+} from './poll-backtrack.js'
+export {
   formatDuration,
   formatTimeExpression,
   parseDuration,

@@ -12,3 +12,4 @@ export { connectExistingServer, parseServerUrl, type UrlServerOptions } from './
 export { isDockerReachable, startContainerServer, type ContainerServerOptions } from './container-server.js'
 export { findServerBinaries, type ServerBinaries } from './server-binaries.js'
 export { SILENT_LOGGER } from './mysql-server-handle.js'
+export { isProcessAlive, stopOrphanServer, waitForProcessExit } from './processes.js'

@@ -20,6 +20,7 @@ import {
   provisionAccounts,
 } from './accounts.js'
 import { captureServerArgs } from './binlog-settings.js'
+import { findServerLeftRunning, isProcessAlive, PID_FILE, waitForProcessExit } from './processes.js'
 import { MysqlServerHandle, SILENT_LOGGER, withConnection } from './mysql-server-handle.js'
 import type { Credentials, ServerLogger, StartedMysqlServer } from './mysql-server.js'
 import { compareVersions, findServerBinaries, INSTALL_HINT, type ServerBinaries } from './server-binaries.js'
@@ -66,7 +67,6 @@ interface ServerState {
 }
 
 const STATE_FILE = 'backtrack-server.json'
-const PID_FILE = 'mysqld.pid'
 const ERROR_LOG = 'mysqld.err'
 /** sun_path is 104–108 bytes depending on the OS. */
 const MAX_SOCKET_PATH = 100
@@ -118,71 +118,11 @@ async function writeState(dataDir: string, state: ServerState): Promise<void> {
   await rename(tmp, file)
 }
 
-/** Alive and not a zombie (a zombie still answers `kill(pid, 0)`). */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-  return true
-}
-
-async function isZombie(pid: number): Promise<boolean> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
-    return /^\d+ \(.*\) Z/.test(stat)
-  } catch {
-    return false
-  }
-}
-
-async function isRunning(pid: number): Promise<boolean> {
-  return isAlive(pid) && !(await isZombie(pid))
-}
-
-async function commandLineOf(pid: number): Promise<string | undefined> {
-  try {
-    return (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').join(' ')
-  } catch {
-    // not Linux (or gone): ask ps
-  }
-  try {
-    const { stdout } = await execFileAsync('ps', ['-o', 'command=', '-p', String(pid)])
-    return stdout.trim()
-  } catch {
-    return undefined
-  }
-}
-
-/** The pid of a server still running on `dataDir` (left by an earlier process), if any. */
-async function findRunningServer(dataDir: string, state: ServerState | undefined): Promise<number | undefined> {
-  const candidates: number[] = []
-  const fromPidFile = Number.parseInt(await readFile(join(dataDir, PID_FILE), 'utf8').catch(() => ''), 10)
-  if (Number.isInteger(fromPidFile) && fromPidFile > 0) candidates.push(fromPidFile)
-  if (state?.pid !== undefined && !candidates.includes(state.pid)) candidates.push(state.pid)
-  for (const pid of candidates) {
-    if (pid === process.pid || !(await isRunning(pid))) continue
-    const command = await commandLineOf(pid)
-    if (command && /(mariadbd|mysqld)/.test(command) && command.includes(`--datadir=${dataDir}`)) return pid
-  }
-  return undefined
-}
-
 /** What a crash (kill -9) leaves behind and would stop the next start: the socket's lock names a dead or reused pid. */
 async function removeStaleFiles(dataDir: string, socketPath: string): Promise<string[]> {
   const stale = [join(dataDir, PID_FILE), socketPath, `${socketPath}.lock`].filter((file) => existsSync(file))
   await Promise.all(stale.map((file) => rm(file, { force: true })))
   return stale
-}
-
-async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  while (await isRunning(pid)) {
-    if (Date.now() > deadline) return false
-    await sleep(POLL_MS)
-  }
-  return true
 }
 
 function isPortFree(host: string, port: number): Promise<boolean> {
@@ -401,7 +341,7 @@ async function shutdownServer(
   connection: { address: string; port: number; admin: Credentials },
   logger: ServerLogger,
 ): Promise<void> {
-  if (!(await isRunning(pid))) return
+  if (!isProcessAlive(pid)) return
   const began = Date.now()
   try {
     await withConnection(
@@ -415,7 +355,7 @@ async function shutdownServer(
     )
   } catch (error) {
     // The server may drop the connection before answering SHUTDOWN; a signal does the same clean shutdown.
-    if (await isRunning(pid)) {
+    if (isProcessAlive(pid)) {
       logger.warn(`SHUTDOWN failed (${(error as Error).message}); sending SIGTERM to ${pid}`)
       try {
         process.kill(pid, 'SIGTERM')
@@ -424,7 +364,7 @@ async function shutdownServer(
       }
     }
   }
-  if (await waitForExit(pid, SHUTDOWN_TIMEOUT_MS)) {
+  if (await waitForProcessExit(pid, SHUTDOWN_TIMEOUT_MS)) {
     logger.info(`stopped the server (pid ${pid}) in ${Date.now() - began} ms`)
     return
   }
@@ -434,7 +374,7 @@ async function shutdownServer(
   } catch {
     // already gone
   }
-  await waitForExit(pid, 10_000)
+  await waitForProcessExit(pid, 10_000)
 }
 
 async function sameDir(a: string, b: string): Promise<boolean> {
@@ -461,7 +401,7 @@ async function adopt(
   const { admin, port } = state
   const address = connectAddress(state.host ?? '127.0.0.1')
   for (;;) {
-    if (!(await isRunning(pid))) return undefined
+    if (!isProcessAlive(pid)) return undefined
     try {
       const [row] = await withConnection(
         { host: address, port, user: admin.user, password: admin.password, connectTimeout: 2_000 },
@@ -532,7 +472,7 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
   }
   let state = await readState(dataDir)
 
-  const running = await findRunningServer(dataDir, state)
+  const running = await findServerLeftRunning(dataDir, state?.pid)
   if (running !== undefined) {
     const adopted = await adopt(running, dataDir, state, binaries, socketPath, deadline, logger)
     if (adopted && options.port !== undefined && adopted.port !== options.port) {
@@ -680,5 +620,5 @@ function privateHandle(
 async function killChild(child: ChildProcess): Promise<void> {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
   child.kill('SIGKILL')
-  await waitForExit(child.pid, 10_000)
+  await waitForProcessExit(child.pid, 10_000)
 }

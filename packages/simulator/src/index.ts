@@ -18,7 +18,6 @@ export { loadRows, type LoadColumn, type LoadOptions, type LoadResult, type Load
 export {
   startLocalCluster,
   StartedLocalCluster,
-  CONTROL_ROUTES,
   type LocalClusterOptions,
   type LocalClusterInfo,
   type LocalClusterStatus,
@@ -26,20 +25,15 @@ export {
 export { SqlProxy, type SqlProxyOptions } from './local-cluster/sql-proxy.js'
 export { ClusterNode, type ClusterNodeOptions, type LocalServerSource } from './local-cluster/cluster-node.js'
 export { LocalClusterRegistry, type LocalClusterRegistryOptions } from './local-cluster/local-cluster-registry.js'
+export type { LocalClusterState } from './local-cluster/cluster-state.js'
 export {
-  CLUSTER_STATE_FILE,
-  readClusterState,
-  writeClusterState,
-  runningClusterState,
-  isProcessAlive,
-  waitForProcessExit,
-  stopOrphanServer,
-  type LocalClusterState,
-} from './local-cluster/cluster-state.js'
+  LocalClusterClient,
+  LOCAL_POLL,
+  type LocalRdsTarget,
+  type RunningLocalCluster,
+} from './local-cluster/local-cluster-client.js'
 export {
   ClusterHistory,
-  openClusterHistory,
-  hasClusterHistory,
   pageLogFile,
   previewLines,
   timeOfMicros,

@@ -8,6 +8,8 @@ import {
   formatRdsTime,
   normalizeClusterIdentifier,
   pageBacktracks,
+  pollBacktrack,
+  systemPollClock,
   validateBacktrackIdentifier,
   validateBacktrackWindow,
   backtrackNotFound,
@@ -448,32 +450,24 @@ export class SimulatorEngine implements BacktrackEngine {
 
   async waitForBacktrack(backtrackIdentifier: string, options: WaitOptions = {}): Promise<DBClusterBacktrack> {
     const id = validateBacktrackIdentifier(backtrackIdentifier)
-    const timeoutMs = options.timeoutMs ?? 15 * 60_000
-    const deadline = Date.now() + timeoutMs
-    let last: string | undefined
-    for (;;) {
-      const [record] = (await this.describeBacktracks({ backtrackIdentifier: id })).backtracks
-      if (record === undefined) throw backtrackNotFound(id)
-      if (record.Status !== last) {
-        last = record.Status
-        options.onProgress?.(record)
-      }
-      if (record.Status === 'completed') return record
-      if (record.Status === 'failed') {
-        throw new BacktrackError(
-          'InternalFailure',
-          `Backtrack ${id} of DBCluster ${this.clusterIdentifier} failed (${this.#failures.get(id) ?? 'see the cluster log'}); the cluster was left as it was.`,
-        )
-      }
-      if (Date.now() > deadline) {
-        throw new BacktrackError(
-          'ServiceUnavailable',
-          `Backtrack ${id} did not finish within ${Math.round(timeoutMs / 1000)} s (it is ${record.Status}); it may still complete: check with describe-db-cluster-backtracks.`,
-        )
-      }
-      if (options.signal?.aborted) throw options.signal.reason
-      await Promise.race([this.#running ?? Promise.resolve(), sleep(options.pollMs ?? 50)])
-    }
+    return pollBacktrack(
+      {
+        read: async () => {
+          const [record] = (await this.describeBacktracks({ backtrackIdentifier: id })).backtracks
+          if (record === undefined) throw backtrackNotFound(id)
+          return record
+        },
+        failureReason: (record) => this.#failures.get(record.BacktrackIdentifier) ?? 'see the cluster log',
+        // A backtrack here takes milliseconds to seconds; a wait also ends the moment the running one finishes.
+        cadence: { pollMs: 50, maxPollMs: 50 },
+        clock: {
+          now: () => Date.now(),
+          sleep: (ms, signal) =>
+            Promise.race([this.#running ?? Promise.resolve(), systemPollClock.sleep(ms, signal)]).then(() => {}),
+        },
+      },
+      options,
+    )
   }
 
   async modifyBacktrackWindow(seconds: number): Promise<DBCluster> {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import type { Command } from 'commander'
-import { consoleUrl, requireRunning, resolveDataDir } from './local-cluster-cli.js'
+import { consoleUrl, localClient } from './local-cluster-cli.js'
 
 interface ConsoleOptions {
   dataDir?: string
@@ -40,8 +40,8 @@ export function registerConsole(program: Command): void {
     .option('--print', 'print the URL without opening a browser')
     .addHelpText('after', EXAMPLES)
     .action((options: ConsoleOptions) => {
-      const state = requireRunning(resolveDataDir(options.dataDir, options.clusterId))
-      const url = consoleUrl(state.rdsEndpoint!)
+      const state = localClient(options).info()
+      const url = consoleUrl(state.rdsEndpoint)
       const opener = options.print ? undefined : findOpener()
       if (opener !== undefined) {
         const child = spawn(opener, [url], { detached: true, stdio: 'ignore' })

@@ -1,17 +1,9 @@
-// What up/down/status/mark share: where a cluster's data dir is, how to reach its control routes, how to print it.
+// What up/down/status/mark share: where a cluster's data dir is, its client, how to print it.
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { InvalidArgumentError } from 'commander'
 import { CONSOLE_PATH } from '@backtrack/console'
-import { BacktrackError, isErrorCode } from '@backtrack/core'
-import {
-  CONTROL_ROUTES,
-  readClusterState,
-  runningClusterState,
-  type LocalClusterInfo,
-  type LocalClusterState,
-  type LocalClusterStatus,
-} from '@backtrack/simulator'
+import { LocalClusterClient, type LocalClusterInfo, type LocalClusterStatus } from '@backtrack/simulator'
 
 export const DEFAULT_CLUSTER_ID = 'labstack-cluster'
 
@@ -49,54 +41,9 @@ export function parseSeconds(value: string): number {
   return seconds
 }
 
-/** The running cluster on `dataDir`, or a failure that says how to start one. */
-export function requireRunning(dataDir: string): LocalClusterState & { apiPort: number } {
-  const state = runningClusterState(dataDir)
-  if (state === undefined || state.apiPort === undefined) {
-    const known = readClusterState(dataDir)
-    throw new CliFailure(
-      known === undefined
-        ? `no cluster in ${dataDir}: start one with \`pnpm backtrack up --data-dir ${dataDir}\` (or pass the --data-dir of yours)`
-        : `cluster ${known.clusterIdentifier} in ${dataDir} is not running: start it with \`pnpm backtrack up --data-dir ${dataDir}\``,
-    )
-  }
-  return state as LocalClusterState & { apiPort: number }
-}
-
-function controlUrl(state: LocalClusterState & { apiPort: number }, path: string): string {
-  const host = state.host === '0.0.0.0' || state.host === '::' ? '127.0.0.1' : state.host
-  return `http://${host.includes(':') ? `[${host}]` : host}:${state.apiPort}${path}`
-}
-
-/** Calls a control route of the running cluster and returns its JSON answer. */
-export async function callControl<T>(
-  state: LocalClusterState & { apiPort: number },
-  route: keyof typeof CONTROL_ROUTES,
-  options: { method?: 'GET' | 'POST'; query?: Record<string, string>; timeoutMs?: number } = {},
-): Promise<T> {
-  const url = new URL(controlUrl(state, CONTROL_ROUTES[route]))
-  for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.set(key, value)
-  let response: Response
-  try {
-    response = await fetch(url, {
-      method: options.method ?? 'GET',
-      signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
-    })
-  } catch (error) {
-    throw new CliFailure(
-      `cluster ${state.clusterIdentifier} (pid ${state.pid}) does not answer on ${url.origin} (${(error as Error).message}); ` +
-        `see ${join(state.dataDir, 'cluster.log')} or restart it with \`pnpm backtrack down --data-dir ${state.dataDir}\` and \`up\``,
-    )
-  }
-  const body = (await response.json().catch(() => ({}))) as T & { error?: { code: string; message: string } }
-  if (!response.ok) {
-    const error = body.error
-    throw new BacktrackError(
-      error !== undefined && isErrorCode(error.code) ? error.code : 'InternalFailure',
-      error?.message ?? `HTTP ${response.status} from ${url.href}`,
-    )
-  }
-  return body
+/** The client of the local cluster in `--data-dir` (or the default data dir of `--cluster-id`). */
+export function localClient(options: { dataDir?: string; clusterId?: string }): LocalClusterClient {
+  return new LocalClusterClient(resolveDataDir(options.dataDir, options.clusterId))
 }
 
 /** `'...'` for a POSIX shell. */
@@ -136,22 +83,6 @@ export function formatExports(info: UpInfo): string {
     `# the console (timeline, previews, backtrack button): ${info.console}   (or: backtrack console)`,
     '',
   ].join('\n')
-}
-
-/** The `up --json` object of a running cluster, from its state file. */
-export function infoFromState(state: LocalClusterState): UpInfo {
-  if (state.sql === undefined || state.rdsEndpoint === undefined) {
-    throw new CliFailure(`the state file of ${state.dataDir} is incomplete: stop the cluster and start it again`)
-  }
-  return {
-    clusterIdentifier: state.clusterIdentifier,
-    status: 'available',
-    sql: state.sql,
-    rdsEndpoint: state.rdsEndpoint,
-    region: state.region,
-    dataDir: state.dataDir,
-    console: consoleUrl(state.rdsEndpoint),
-  }
 }
 
 export type { LocalClusterStatus }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { callControl, requireRunning, resolveDataDir } from './local-cluster-cli.js'
+import { localClient } from './local-cluster-cli.js'
 
 interface MarkOptions {
   dataDir?: string
@@ -31,11 +31,7 @@ export function registerMark(program: Command): void {
     .option('--json', 'print one JSON object {mark, name?}')
     .addHelpText('after', EXAMPLES)
     .action(async (name: string | undefined, options: MarkOptions) => {
-      const state = requireRunning(resolveDataDir(options.dataDir, options.clusterId))
-      const { mark } = await callControl<{ mark: string }>(state, 'mark', {
-        method: 'POST',
-        ...(name === undefined ? {} : { query: { name } }),
-      })
+      const mark = (await localClient(options).mark(name === undefined ? {} : { name })).toISOString()
       process.stdout.write(
         options.json ? JSON.stringify({ mark, ...(name === undefined ? {} : { name }) }) + '\n' : `${mark}\n`,
       )

@@ -1,12 +1,5 @@
 import type { Command } from 'commander'
-import { readClusterState } from '@backtrack/simulator'
-import {
-  CliFailure,
-  callControl,
-  requireRunning,
-  resolveDataDir,
-  type LocalClusterStatus,
-} from './local-cluster-cli.js'
+import { CliFailure, localClient, type LocalClusterStatus } from './local-cluster-cli.js'
 
 interface StatusOptions {
   dataDir?: string
@@ -71,21 +64,16 @@ export function registerStatus(program: Command): void {
     .option('--json', 'print one JSON object')
     .addHelpText('after', EXAMPLES)
     .action(async (options: StatusOptions) => {
-      const dataDir = resolveDataDir(options.dataDir, options.clusterId)
-      let state
-      try {
-        state = requireRunning(dataDir)
-      } catch (error) {
-        const known = readClusterState(dataDir)
-        if (options.json && known !== undefined) {
-          process.stdout.write(
-            JSON.stringify({ clusterIdentifier: known.clusterIdentifier, status: 'stopped', dataDir }) + '\n',
-          )
-          throw new CliFailure('', 1)
-        }
-        throw error
+      const client = localClient(options)
+      const known = client.state()
+      if (options.json && known !== undefined && client.running() === undefined) {
+        process.stdout.write(
+          JSON.stringify({ clusterIdentifier: known.clusterIdentifier, status: 'stopped', dataDir: client.dataDir }) +
+            '\n',
+        )
+        throw new CliFailure('', 1)
       }
-      const status = await callControl<LocalClusterStatus>(state, 'status')
+      const status = await client.status()
       process.stdout.write(options.json ? JSON.stringify(status) + '\n' : format(status))
     })
 }

@@ -6,19 +6,12 @@ import {
   resolveTimeExpression,
   type DBClusterBacktrack,
 } from '@backtrack/core'
-import {
-  hasClusterHistory,
-  openClusterHistory,
-  previewLines,
-  readClusterState,
-  type ClusterHistory,
-} from '@backtrack/simulator'
+import { previewLines, type ClusterHistory } from '@backtrack/simulator'
 import { backtrackCommands } from '@backtrack/console'
 import { backtrackCommand } from '../narrate.js'
-import { waitUntilAvailable } from '../wait-available.js'
 import { addTargetOptions, asUsage, localHistory, openTarget, type TargetOptions } from '../target.js'
 import { formatTableDiffs } from './diff.js'
-import { resolveDataDir } from './local-cluster-cli.js'
+import { localClient } from './local-cluster-cli.js'
 
 interface ToOptions extends TargetOptions {
   wait?: boolean
@@ -67,14 +60,15 @@ export function registerTo(program: Command): void {
         const engine = target.engine
         let history: ClusterHistory | undefined
         if (expression.kind === 'marker') {
-          if (target.dataDir === undefined || !hasClusterHistory(target.dataDir)) {
+          const client = target.dataDir === undefined ? undefined : localClient({ dataDir: target.dataDir })
+          if (client === undefined || !client.hasHistory()) {
             throw new BacktrackError(
               'UnsupportedOperation',
               `"${time}" is a marker name; markers live in the simulator's page log, so they are simulator-only. ` +
                 'With --live, give an ISO-8601 time (2026-11-24T00:10:00Z) or a relative one (-90s).',
             )
           }
-          history = openClusterHistory(target.dataDir)
+          history = client.history()
         }
         let at: Date
         try {
@@ -104,17 +98,14 @@ export function registerTo(program: Command): void {
         }
         let final = record
         if (options.wait) {
+          // Resolves once the backtrack completed and the cluster is available again, at the engine's cadence.
           final = await engine.waitForBacktrack(record.BacktrackIdentifier, {
-            pollMs: target.kind === 'live' ? 5_000 : 100,
             onProgress: (progress) => {
               if (!options.json) process.stderr.write(`  backtrack ${progress.Status}\n`)
             },
           })
-          const status = await waitUntilAvailable(engine, {
-            pollMs: target.kind === 'live' ? 5_000 : 100,
-            timeoutMs: target.kind === 'live' ? 50 * 60_000 : 60_000,
-          })
-          if (!options.json) process.stderr.write(`  cluster ${status}\n`)
+          const cluster = await engine.describeCluster()
+          if (!options.json) process.stderr.write(`  cluster ${cluster.Status}\n`)
         }
         process.stdout.write(JSON.stringify(recordJson(final), null, options.json ? undefined : 2) + '\n')
       } finally {
@@ -127,12 +118,13 @@ export function registerTo(program: Command): void {
 async function dryRun(time: string, options: ToOptions): Promise<void> {
   const history = localHistory(options, 'to --dry-run')
   try {
-    const dataDir = resolveDataDir(options.dataDir, options.clusterId)
+    const client = localClient(options)
+    const dataDir = client.dataDir
     const at = await asUsage(() => history.resolve(time))
     const preview = asUsage(() =>
       history.preview(at, { ...(options.useEarliest ? { useEarliest: true } : {}), limit: 3 }),
     )
-    const state = readClusterState(dataDir)
+    const state = client.state()
     const commands = backtrackCommands(
       {
         clusterIdentifier: state?.clusterIdentifier ?? options.clusterId ?? 'labstack-cluster',

@@ -1,19 +1,12 @@
 import { spawn } from 'node:child_process'
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Option, type Command } from 'commander'
-import {
-  readClusterState,
-  runningClusterState,
-  startLocalCluster,
-  type LocalClusterOptions,
-} from '@backtrack/simulator'
+import { LocalClusterClient, startLocalCluster, type LocalClusterOptions } from '@backtrack/simulator'
 import { mountConsole } from '@backtrack/console'
 import {
   CliFailure,
   formatExports,
-  infoFromState,
   parsePort,
   parseSeconds,
   resolveDataDir,
@@ -125,7 +118,8 @@ async function runForeground(options: UpOptions, dataDir: string): Promise<void>
 async function runDetached(options: UpOptions, dataDir: string): Promise<void> {
   clusterOptions(options, dataDir) // usage errors before anything starts
   mkdirSync(dataDir, { recursive: true })
-  const logFile = join(dataDir, 'cluster.log')
+  const client = new LocalClusterClient(dataDir)
+  const logFile = client.logFile
   const args = ['up', '--data-dir', dataDir, '--engine', options.engine]
   const pass: [string, unknown][] = [
     ['--cluster-id', options.clusterId],
@@ -155,9 +149,9 @@ async function runDetached(options: UpOptions, dataDir: string): Promise<void> {
 
   const deadline = Date.now() + READY_TIMEOUT_MS
   for (;;) {
-    const state = readClusterState(dataDir)
+    const state = client.state()
     if (state !== undefined && state.pid === child.pid && state.status === 'available') {
-      printInfo(infoFromState(state), options.json)
+      printInfo(withConsole(client.info()), options.json)
       return
     }
     if (exited !== undefined) {
@@ -206,7 +200,8 @@ export function registerUp(program: Command): void {
     .addHelpText('after', EXAMPLES)
     .action(async (options: UpOptions) => {
       const dataDir = resolveDataDir(options.dataDir, options.clusterId)
-      const running = runningClusterState(dataDir)
+      const client = new LocalClusterClient(dataDir)
+      const running = client.running()
       if (running?.status === 'starting') {
         throw new CliFailure(
           `${running.clusterIdentifier} on ${dataDir} is starting (pid ${running.pid}); try again shortly`,
@@ -216,7 +211,7 @@ export function registerUp(program: Command): void {
         process.stderr.write(
           `${running.clusterIdentifier} is already running on ${dataDir} (pid ${running.pid}); its endpoints:\n`,
         )
-        printInfo(infoFromState(running), options.json)
+        printInfo(withConsole(client.info()), options.json)
         return
       }
       if (options.detach) await runDetached(options, dataDir)

@@ -63,7 +63,7 @@ export interface ScenarioResult {
 
 export interface RunScenarioOptions {
   onEvent?: (event: ScenarioEvent) => void
-  /** Backtrack status polling interval (default 250 ms offline, 5 s live). */
+  /** Backtrack status polling interval (default: the engine's own cadence). */
   pollMs?: number
   /** Longest wait for one backtrack (default 15 minutes). */
   backtrackTimeoutMs?: number
@@ -185,38 +185,20 @@ class Run {
       useEarliestTimeOnPointInTimeUnavailable: step.useEarliest,
     })
     this.emit({ type: 'backtrack-requested', index, record })
-    const pollMs = this.#options.pollMs ?? (engine.kind === 'aws' ? 5_000 : 100)
-    const deadline = Date.now() + (this.#options.backtrackTimeoutMs ?? 15 * 60_000)
-    // Poll both at a steady pace, as a person repeating describe-db-clusters would: Aurora reports `completed`
-    // before the cluster is `available` again, and the next step needs both.
-    let last = ''
-    for (;;) {
-      const [current] = (await engine.describeBacktracks({ backtrackIdentifier: record.BacktrackIdentifier }))
-        .backtracks
-      const clusterStatus = (await engine.describeCluster()).Status
-      const backtrackStatus = current?.Status ?? record.Status
-      if (`${backtrackStatus}/${clusterStatus}` !== last) {
-        last = `${backtrackStatus}/${clusterStatus}`
-        this.emit({ type: 'backtrack-status', index, backtrackStatus, clusterStatus })
-      }
-      if (backtrackStatus === 'failed') {
-        throw new BacktrackError(
-          'InternalFailure',
-          `backtrack ${record.BacktrackIdentifier} to ${step.toText} failed; the cluster is ${clusterStatus}.`,
-        )
-      }
-      if (backtrackStatus === 'completed' && clusterStatus !== 'backtracking') {
-        this.backtracks.push(current!)
-        return
-      }
-      if (Date.now() > deadline) {
-        throw new BacktrackError(
-          'ServiceUnavailable',
-          `backtrack ${record.BacktrackIdentifier} is still ${backtrackStatus} (cluster ${clusterStatus}); it may yet complete.`,
-        )
-      }
-      await sleep(pollMs)
-    }
+    // The engine's own cadence (Aurora's seconds, a local cluster's milliseconds); it resolves once the backtrack
+    // is completed and the cluster available again, which the next step needs.
+    const done = await engine.waitForBacktrack(record.BacktrackIdentifier, {
+      timeoutMs: this.#options.backtrackTimeoutMs ?? 15 * 60_000,
+      ...(this.#options.pollMs === undefined ? {} : { pollMs: this.#options.pollMs }),
+      onProgress: (backtrack) => {
+        if (backtrack.Status !== 'completed') {
+          this.emit({ type: 'backtrack-status', index, backtrackStatus: backtrack.Status })
+        }
+      },
+    })
+    const clusterStatus = (await engine.describeCluster()).Status
+    this.emit({ type: 'backtrack-status', index, backtrackStatus: done.Status, clusterStatus })
+    this.backtracks.push(done)
   }
 
   async check(index: number, step: ScenarioStep, check: Expectation): Promise<void> {

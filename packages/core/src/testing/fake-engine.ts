@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { BacktrackEngine } from '../backtrack-engine.js'
 import { BacktrackError, backtrackNotFound } from '../errors.js'
+import { pollBacktrack } from '../poll-backtrack.js'
 import { formatRdsTime } from '../time.js'
 import type {
   BacktrackInput,
@@ -216,22 +217,17 @@ export class FakeEngine implements BacktrackEngine {
   }
 
   async waitForBacktrack(backtrackIdentifier: string, options: WaitOptions = {}): Promise<DBClusterBacktrack> {
-    const deadline = Date.now() + (options.timeoutMs ?? 900_000)
-    let seen: string | undefined
-    for (;;) {
-      const [record] = (await this.describeBacktracks({ backtrackIdentifier })).backtracks
-      if (record === undefined) throw backtrackNotFound(backtrackIdentifier)
-      if (record.Status !== seen) options.onProgress?.(record)
-      seen = record.Status
-      if (record.Status === 'completed') return record
-      if (record.Status === 'failed') {
-        throw new BacktrackError('InternalFailure', `Backtrack ${backtrackIdentifier} failed.`)
-      }
-      if (options.signal?.aborted === true || Date.now() > deadline) {
-        throw new BacktrackError('InternalFailure', `Gave up waiting for backtrack ${backtrackIdentifier}.`)
-      }
-      await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 10))
-    }
+    return pollBacktrack(
+      {
+        read: async () => {
+          const [record] = (await this.describeBacktracks({ backtrackIdentifier })).backtracks
+          if (record === undefined) throw backtrackNotFound(backtrackIdentifier)
+          return record
+        },
+        cadence: { pollMs: 10, maxPollMs: 10 },
+      },
+      options,
+    )
   }
 
   async modifyBacktrackWindow(seconds: number): Promise<DBCluster> {

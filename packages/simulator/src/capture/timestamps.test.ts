@@ -24,4 +24,12 @@ describe('CommitStamper', () => {
     expect(stamper.stamp(100, 100_400_000)).toBe(100_500_001)
     expect(stamper.stamp(100, 0, 100_700_123)).toBe(100_700_123)
   })
+
+  it('stamps a MariaDB commit strictly after its header second starts, so a whole-second mark separates seconds', () => {
+    const stamper = new CommitStamper(0)
+    expect(stamper.stamp(100, 99_999_999)).toBe(100_000_001)
+    expect(new CommitStamper(0).stamp(100, 100_000_000)).toBe(100_000_001)
+    const mark = 100_000_000
+    expect(stamper.stamp(100, 99_000_000)).toBeGreaterThan(mark)
+  })
 })

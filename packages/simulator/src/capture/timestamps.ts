@@ -1,7 +1,9 @@
 /**
  * Gives each captured transaction its commit time in microseconds. MariaDB's binlog says only the whole second;
- * the stamp stays inside that second (so it never contradicts the server's clock), uses the time the capture saw
- * the commit when that falls inside the second, and is strictly increasing in LSN order. MySQL 8 sends the
+ * the stamp stays strictly inside that second, after its first microsecond (so it never contradicts the server's
+ * clock, and a mark on a whole second, as an RDS client takes on MariaDB, separates that second's commits from
+ * the earlier ones), uses the time the capture saw the commit when that falls inside the second, and is strictly
+ * increasing in LSN order. MySQL 8 sends the
  * commit time in microseconds, which is used as it is (kept increasing).
  */
 export class CommitStamper {
@@ -33,7 +35,7 @@ export class CommitStamper {
       const start = headerSeconds * 1_000_000
       const end = start + 999_999
       // A capture that lags past the second keeps its stamps in the second's last millisecond, in order.
-      stamp = seenMicros < start ? start : seenMicros > end ? start + 999_000 : seenMicros
+      stamp = seenMicros <= start ? start + 1 : seenMicros > end ? start + 999_000 : seenMicros
     }
     stamp = Math.max(stamp, this.#last + 1, this.#floor + 1)
     this.#last = stamp

@@ -1,10 +1,10 @@
 // The read-only history of a local cluster: its page log as people ask about it (find, diff, show, the console).
 import { existsSync } from 'node:fs'
-import { join } from 'node:path'
 import { BacktrackError, formatRdsTime, parseTimeExpression, resolveTimeExpression } from '@backtrack/core'
 import { PageLog, type TableIncarnation, type TxnRecord } from '../page-log/page-log.js'
 import { backtracksThrough, happened, symmetricDifference, type View } from '../page-log/view.js'
 import { readCells } from '@backtrack/binlog'
+import { DATA_DIR } from '../local-cluster/data-dir.js'
 
 /** A row decoded into column name → text (null for SQL NULL; `0x…` for bytes that are not text). */
 export type DecodedRow = Record<string, string | null>
@@ -107,9 +107,9 @@ export interface BacktrackPreview {
   tables: TableDiff[]
 }
 
-/** Where a local cluster's page log lives inside its data dir. Nothing else needs to know. */
+/** Where a local cluster's page log lives inside its data dir. */
 export function pageLogFile(dataDir: string): string {
-  return join(dataDir, 'cluster', 'page-log.sqlite')
+  return DATA_DIR.pageLogFile(dataDir)
 }
 
 /** A local cluster's history, opened read-only from its data dir (the cluster may be running or stopped). */

@@ -1,4 +1,3 @@
-import { join } from 'node:path'
 import { createConnection } from 'mysql2/promise'
 import {
   BacktrackError,
@@ -21,6 +20,7 @@ import {
   type StartedMysqlServer,
 } from '@backtrack/mysql-server'
 import { SimulatorEngine } from '../simulator-engine.js'
+import { DATA_DIR } from './data-dir.js'
 
 /** Where a cluster's server comes from (`auto` is resolved by the caller). */
 export type LocalServerSource = 'private' | 'container' | 'url'
@@ -95,7 +95,7 @@ export class ClusterNode implements BacktrackEngine {
       server = await startPrivateServer({
         ...app,
         logger,
-        dataDir: join(options.dataDir, 'mysql'),
+        dataDir: DATA_DIR.serverDir(options.dataDir),
         detached: true,
         host: options.host,
         ...(options.sqlPort ? { port: options.sqlPort } : {}),
@@ -114,7 +114,7 @@ export class ClusterNode implements BacktrackEngine {
       }
       const engine = await SimulatorEngine.start({
         server,
-        dataDir: join(options.dataDir, 'cluster'),
+        dataDir: DATA_DIR.engineDir(options.dataDir),
         clusterIdentifier: options.identifier,
         backtrackWindow: options.backtrackWindow,
         ...(options.database === undefined ? {} : { database: options.database }),

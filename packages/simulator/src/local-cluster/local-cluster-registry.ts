@@ -5,6 +5,7 @@ import type { ClusterRegistry, CreateClusterInput, RdsEventQuery } from '@backtr
 import type { ServerLogger } from '@backtrack/mysql-server'
 import { ClusterEvents } from './cluster-events.js'
 import { ClusterNode, type ClusterNodeOptions } from './cluster-node.js'
+import { DATA_DIR } from './data-dir.js'
 
 /** Kept in `<dataDir>/clusters/<id>/node.json`: what a restart needs to bring a created cluster back. */
 interface CreatedClusterRecord {
@@ -39,11 +40,11 @@ export class LocalClusterRegistry implements ClusterRegistry {
 
   constructor(options: LocalClusterRegistryOptions) {
     this.#options = options
-    this.#events = new ClusterEvents(join(options.dataDir, 'events.jsonl'))
+    this.#events = new ClusterEvents(DATA_DIR.eventsFile(options.dataDir))
   }
 
   get #clustersDir(): string {
-    return join(this.#options.dataDir, 'clusters')
+    return DATA_DIR.createdClustersDir(this.#options.dataDir)
   }
 
   addEvent(event: RdsEvent): void {

@@ -14,6 +14,7 @@ import mysql, { type RowDataPacket } from 'mysql2/promise'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tempDir } from '@backtrack/mysql-server/testing'
 import { readClusterState } from './cluster-state.js'
+import { LOCAL_POLL, LocalClusterClient } from './local-cluster-client.js'
 import { startLocalCluster, type StartedLocalCluster } from './local-cluster.js'
 
 // The lab's commands say `aws`; with /usr/bin first on PATH that is Debian's AWS CLI v2, not the pyenv v1.
@@ -130,6 +131,36 @@ suite.sequential(`local cluster${skipNote}`, () => {
     })
     // No proxy in the data path: the SQL endpoint is the server itself.
     expect(described.DBClusters[0]!.Port).toBe(cluster.node.server.port)
+  })
+
+  it('is reached by its data dir through LocalClusterClient: state, status, exact and named marks, history', async () => {
+    const client = new LocalClusterClient(dir.path)
+    expect(client.running()).toMatchObject({ clusterIdentifier: 'labstack-cluster', pid: process.pid })
+    expect(client.info()).toEqual(cluster.info())
+    expect(client.rdsTarget()).toEqual({
+      clusterIdentifier: 'labstack-cluster',
+      endpointUrl: cluster.info().rdsEndpoint,
+      region: 'us-east-1',
+      sql: { user: cluster.info().sql.user, password: cluster.info().sql.password },
+      poll: LOCAL_POLL,
+    })
+    expect(await client.status()).toMatchObject({ clusterIdentifier: 'labstack-cluster', pid: process.pid })
+    const named = await client.mark({ name: 'client-mark' })
+    expect((await client.mark()).getTime()).toBeGreaterThanOrEqual(named.getTime())
+    const history = client.history()
+    try {
+      expect(Math.floor((await history.resolve('client-mark')) / 1000)).toBe(named.getTime())
+    } finally {
+      history.close()
+    }
+    await expect(client.mark({ clusterIdentifier: 'no-such-cluster' })).rejects.toMatchObject({
+      code: 'DBClusterNotFoundFault',
+      message: 'DBCluster no-such-cluster not found.',
+    })
+    await expect(new LocalClusterClient(join(dir.path, 'nothing-here')).status()).rejects.toMatchObject({
+      code: 'DBClusterNotFoundFault',
+      message: expect.stringMatching(/^no cluster in .*nothing-here: start one with/),
+    })
   })
 
   sysbenchIt(
