@@ -35,10 +35,16 @@ export interface BacktrackEngine {
   /** Lists backtrack requests, newest first, by id, by filters and a page at a time. */
   describeBacktracks(input?: DescribeBacktracksInput): Promise<BacktrackPage>
 
-  /** Resolves once the backtrack is `completed`; rejects if it `failed` or the wait times out. */
+  /**
+   * Resolves once the backtrack is `completed` and the cluster has left `backtracking`; rejects with
+   * `InternalFailure` if it `failed`, `ServiceUnavailable` when `timeoutMs` runs out, `signal.reason` when aborted.
+   */
   waitForBacktrack(backtrackIdentifier: string, options?: WaitOptions): Promise<DBClusterBacktrack>
 
-  /** Sets the target backtrack window in seconds (0..259200; 0 disables backtracking for good). */
+  /**
+   * Sets the target backtrack window in seconds (0..259200; 0 disables backtracking for good: re-enabling it, or
+   * any change while a backtrack runs, is `InvalidDBClusterStateFault`).
+   */
   modifyBacktrackWindow(seconds: number): Promise<DBCluster>
 
   /** The cluster's current time, from its own clock. */

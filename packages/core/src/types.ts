@@ -104,10 +104,11 @@ export interface BacktrackPage {
 export interface WaitOptions {
   /** Give up after this many milliseconds (default 15 minutes). */
   timeoutMs?: number
-  /** First polling interval in milliseconds; engines that poll back off from it. */
+  /** First polling interval in milliseconds (default: the engine's own cadence); engines back off from it. */
   pollMs?: number
   /** Called whenever the observed status changes. */
   onProgress?: (backtrack: DBClusterBacktrack) => void
+  /** Ends the wait: it rejects with `signal.reason` (the backtrack itself goes on). */
   signal?: AbortSignal
 }
 

@@ -459,7 +459,7 @@ describe('ModifyDBCluster', () => {
     const again = errorOf(
       await call({ Action: 'ModifyDBCluster', DBClusterIdentifier: 'labstack-cluster', BacktrackWindow: '3600' }),
     )
-    expect(again).toMatchObject({ status: 400, code: 'InvalidParameterCombination' })
+    expect(again).toMatchObject({ status: 400, code: 'InvalidDBClusterStateFault' })
     const backtrack = errorOf(
       await call({
         Action: 'BacktrackDBCluster',

@@ -28,6 +28,7 @@ runEngineConformance(
     })
     return {
       engine,
+      disposable: true,
       // One connection per statement: a backtrack closes every client connection, as Aurora does.
       async sql(statement) {
         const connection = await mysql.createConnection(server.connectionOptions('app', 'mylab'))

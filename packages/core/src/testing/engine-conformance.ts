@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BacktrackEngine } from '../backtrack-engine.js'
 import { BacktrackError, type ErrorCode } from '../errors.js'
-import type { BacktrackStatus, ClusterStatus, DBClusterBacktrack } from '../types.js'
+import type { BacktrackInput, BacktrackStatus, ClusterStatus, DBClusterBacktrack } from '../types.js'
 
 /** What a conformance run needs besides the engine: a way to run SQL on the cluster. Core stays driver-free. */
 export interface ConformanceContext {
@@ -19,6 +19,11 @@ export interface ConformanceContext {
   makeMissingCluster?: (clusterIdentifier: string) => BacktrackEngine | Promise<BacktrackEngine>
   /** Called once after the suite: close engines, stop servers. */
   cleanup?: () => Promise<void>
+  /**
+   * The cluster is a throw-away one: the suite's very last test may disable backtracking on it for good (window 0,
+   * which cannot be undone). Leave it unset for a cluster you keep (live Aurora); that test is then skipped.
+   */
+  disposable?: boolean
 }
 
 export interface ConformanceOptions {
@@ -137,6 +142,11 @@ export function runEngineConformance(
     })
     expect(done.Status).toBe('completed')
     return done
+  }
+
+  async function rewindWith(to: Date, extra: Omit<BacktrackInput, 'backtrackTo'>): Promise<DBClusterBacktrack> {
+    const started = await engine().backtrack({ backtrackTo: to, ...extra })
+    return engine().waitForBacktrack(started.BacktrackIdentifier, { pollMs, timeoutMs: timeout })
   }
 
   async function allBacktracks(): Promise<DBClusterBacktrack[]> {
@@ -409,20 +419,77 @@ export function runEngineConformance(
     )
 
     it(
-      'refuses a second backtrack while one runs with InvalidDBClusterStateFault',
+      'refuses a second backtrack and a window change while one runs with InvalidDBClusterStateFault',
       async () => {
         if (hasSql()) await sql(`DROP TABLE IF EXISTS ${db}.busy`)
         if (hasSql()) await sql(`CREATE TABLE ${db}.busy (id INT PRIMARY KEY)`)
         const to = await mark()
         const rows = Array.from({ length: 2000 }, (_, i) => `(${i})`)
         if (hasSql()) await sql(`INSERT INTO ${db}.busy VALUES ${rows.join(', ')}`)
+        const window = (await engine().describeCluster()).BacktrackWindow
         const running = await engine().backtrack({ backtrackTo: to })
         try {
           await expectFault(engine().backtrack({ backtrackTo: to }), 'InvalidDBClusterStateFault')
+          // AWS: ModifyDBCluster while the cluster is backtracking is refused, whatever the value.
+          await expectFault(engine().modifyBacktrackWindow(window), 'InvalidDBClusterStateFault')
         } finally {
           await engine().waitForBacktrack(running.BacktrackIdentifier, { pollMs, timeoutMs: timeout })
         }
+        expect((await engine().describeCluster()).BacktrackWindow).toBe(window)
         if (hasSql()) expect(Number(await scalar(`SELECT COUNT(*) FROM ${db}.busy`))).toBe(0)
+      },
+      timeout,
+    )
+
+    it(
+      'ends a wait with ServiceUnavailable at its timeout and with the signal reason when aborted',
+      async () => {
+        if (hasSql()) await sql(`DROP TABLE IF EXISTS ${db}.waited`)
+        if (hasSql()) await sql(`CREATE TABLE ${db}.waited (id INT PRIMARY KEY)`)
+        const to = await mark()
+        const rows = Array.from({ length: 2000 }, (_, i) => `(${i})`)
+        if (hasSql()) await sql(`INSERT INTO ${db}.waited VALUES ${rows.join(', ')}`)
+        const running = await engine().backtrack({ backtrackTo: to })
+        const id = running.BacktrackIdentifier
+        try {
+          // Asked right after the request, which takes longer than no time at all on every engine.
+          const timedOut = await expectFault(
+            engine().waitForBacktrack(id, { pollMs, timeoutMs: 0 }),
+            'ServiceUnavailable',
+          )
+          expect(timedOut.message).toContain(id)
+          const aborted = new AbortController()
+          const reason = new Error('the user gave up')
+          aborted.abort(reason)
+          await expect(engine().waitForBacktrack(id, { pollMs, signal: aborted.signal })).rejects.toBe(reason)
+          const midway = new AbortController()
+          const seen: BacktrackStatus[] = []
+          const stopped = engine().waitForBacktrack(id, {
+            pollMs,
+            timeoutMs: timeout,
+            signal: midway.signal,
+            onProgress: (backtrack) => {
+              seen.push(backtrack.Status)
+              midway.abort(reason)
+            },
+          })
+          await expect(stopped).rejects.toBe(reason)
+          expect(seen).toHaveLength(1)
+        } finally {
+          await engine().waitForBacktrack(id, { pollMs, timeoutMs: timeout })
+        }
+        if (hasSql()) expect(Number(await scalar(`SELECT COUNT(*) FROM ${db}.waited`))).toBe(0)
+      },
+      timeout,
+    )
+
+    it(
+      'accepts Force: with binary logging off (these clusters) it changes nothing about the backtrack',
+      async () => {
+        const forced = await rewindWith(await mark(), { force: true })
+        expect(forced.Status).toBe('completed')
+        const unforced = await rewindWith(await mark(), { force: false })
+        expect(unforced.Status).toBe('completed')
       },
       timeout,
     )
@@ -475,6 +542,21 @@ export function runEngineConformance(
         expect(done.BacktrackTo.getTime()).toBeGreaterThan(tooEarly.getTime())
         expect(done.BacktrackTo.getTime()).toBeGreaterThanOrEqual(earliest!.getTime() - 1_000)
         expect(done.BacktrackTo.getTime()).toBeLessThanOrEqual((await engine().now()).getTime())
+      },
+      timeout,
+    )
+
+    // After everything else: a window of 0 disables backtracking for good, so only on a throw-away cluster.
+    it(
+      'disables backtracking with a window of 0 and refuses to re-enable it (InvalidDBClusterStateFault)',
+      async ({ skip }) => {
+        if (ctx().disposable !== true) return skip('the cluster is not disposable: a window of 0 cannot be undone')
+        const disabled = await engine().modifyBacktrackWindow(0)
+        expect(disabled.BacktrackWindow).toBe(0)
+        expect(disabled.EarliestBacktrackTime).toBeUndefined()
+        await expectFault(engine().backtrack({ backtrackTo: await engine().now() }), 'InvalidDBClusterStateFault')
+        await expectFault(engine().modifyBacktrackWindow(3600), 'InvalidDBClusterStateFault')
+        expect((await engine().describeCluster()).BacktrackWindow).toBe(0)
       },
       timeout,
     )

@@ -5,4 +5,5 @@ import { runEngineConformance } from './engine-conformance.js'
 // It has no SQL side, so the tests that need data are skipped; `phaseMs` moves its backtracks on by themselves.
 runEngineConformance('FakeEngine (test double of the contract)', async () => ({
   engine: new FakeEngine({ identifier: 'conformance', createdAt: new Date(Date.now() - 3_600_000), phaseMs: 5 }),
+  disposable: true,
 }))

@@ -238,8 +238,9 @@ export class FakeEngine implements BacktrackEngine {
         `DB cluster ${this.clusterIdentifier} is not in the available state (it is ${this.#status()}).`,
       )
     }
+    // AWS: once disabled (window 0), backtracking cannot be enabled again; the cluster's state forbids it.
     if (this.#window === 0 && seconds > 0) {
-      throw new BacktrackError('InvalidParameterCombination', 'Backtrack cannot currently be enabled for this cluster')
+      throw new BacktrackError('InvalidDBClusterStateFault', 'Backtrack cannot currently be enabled for this cluster')
     }
     this.#window = seconds
     return this.describeCluster()
