@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import mysql, { type Pool, type RowDataPacket } from 'mysql2/promise'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ClientSessions } from './client-sessions.js'
+import { ClientSessions, LOCK_WAIT_SECONDS } from './client-sessions.js'
 import { PageLog } from './page-log/page-log.js'
 import { startPrivateServer, type StartedMysqlServer } from '@backtrack/mysql-server'
 import { tempDir } from '@backtrack/mysql-server/testing'
@@ -71,6 +71,23 @@ describe.sequential('ClientSessions on a real server', () => {
       await expect(idle.query('SELECT 1')).rejects.toThrow(/Connection lost|closed/i)
     } finally {
       for (const connection of [idle, writing, reading, running]) connection.destroy()
+    }
+  })
+
+  it('holdWrites does not wait forever for a session that left LOCK TABLES: it closes every client session', async () => {
+    const locker = await connectApp()
+    const idle = await connectApp()
+    try {
+      await locker.query('LOCK TABLES app.t WRITE')
+      const started = performance.now()
+      await sessions.holdWrites()
+      expect(performance.now() - started).toBeGreaterThanOrEqual(LOCK_WAIT_SECONDS * 1000 - 100)
+      await expect(locker.query('SELECT 1')).rejects.toThrow(/Connection lost|closed/i)
+      await expect(idle.query('SELECT 1')).rejects.toThrow(/Connection lost|closed/i)
+    } finally {
+      await sessions.releaseWrites()
+      locker.destroy()
+      idle.destroy()
     }
   })
 

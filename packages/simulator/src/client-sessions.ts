@@ -17,6 +17,9 @@ interface Account {
 /** Accounts no client logs in with, and what the simulator itself runs as. */
 const SYSTEM_USERS = ['root', 'mariadb.sys', 'mysql.sys', 'mysql.session', 'mysql.infoschema', '']
 
+/** How long turning `read_only` on may wait for a client's table locks before every client session is closed. */
+export const LOCK_WAIT_SECONDS = 2
+
 /** Where the accounts a lockout locked are remembered, so a crash in the middle cannot leave them locked. */
 const LOCKED_META = 'locked_accounts'
 
@@ -42,9 +45,34 @@ export class ClientSessions {
     this.#adminUser = options.adminUser
   }
 
-  /** Refuses client writes (the simulator's account may still write). */
+  /**
+   * Refuses client writes (the simulator's account may still write). `read_only` waits for sessions holding
+   * `LOCK TABLES`, which InnoDB does not show as transactions, so a test that left tables locked would hold the
+   * rewind forever: after {@link LOCK_WAIT_SECONDS} every client session is closed and it is tried again.
+   */
   async holdWrites(): Promise<void> {
-    await this.#admin.query('SET GLOBAL read_only = ON')
+    try {
+      await this.#setReadOnly()
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'ER_LOCK_WAIT_TIMEOUT') throw error
+      await this.close('all')
+      await this.#setReadOnly()
+    }
+  }
+
+  async #setReadOnly(): Promise<void> {
+    if (this.#flavor === 'mariadb') {
+      await this.#admin.query(`SET STATEMENT lock_wait_timeout = ${LOCK_WAIT_SECONDS} FOR SET GLOBAL read_only = ON`)
+      return
+    }
+    // MySQL has no SET STATEMENT: a session of its own, so the timeout does not stay on a pooled one.
+    const session = await this.#admin.getConnection()
+    try {
+      await session.query(`SET SESSION lock_wait_timeout = ${LOCK_WAIT_SECONDS}`)
+      await session.query('SET GLOBAL read_only = ON')
+    } finally {
+      session.destroy()
+    }
   }
 
   async releaseWrites(): Promise<void> {
