@@ -3,16 +3,17 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runEngineConformance } from '@backtrack/core/testing'
 import { startLocalCluster, type StartedLocalCluster } from '@backtrack/simulator'
+import { findServerBinaries } from '@backtrack/mysql-server'
 import { createConnection } from 'mysql2/promise'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { compareWithSnapshot, errorSnapshot } from './parity/index.js'
 import { createRdsEngine, type RdsEngine } from './rds-engine.js'
-import { privateServerUnavailable } from './test-support/private-mariadb.js'
 
 // RdsEngine over a local cluster's RDS-compatible endpoint (startLocalCluster: private server, page log, SQL proxy,
 // RDS endpoint, control routes): the same engine code path as live Aurora, the real SDK over HTTP, and the
 // simulator's wire answers held to the Aurora parity snapshots.
-const unavailable = await privateServerUnavailable()
+const binaries = await findServerBinaries()
+const unavailable = 'rejected' in binaries ? binaries.rejected.join('; ') || 'no mariadbd/mysqld found' : undefined
 const skipReason = unavailable === undefined ? undefined : `no local server: ${unavailable}`
 const CLUSTER = 'labstack-cluster'
 

@@ -1,43 +1,29 @@
 // Runs a parsed scenario against a target with narration: what lab and run share.
-import { spawn, spawnSync } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { runScenario, type Scenario, type ScenarioTarget, type SqlEndpoint } from '@backtrack/core'
+import {
+  runScenario,
+  runSysbench,
+  sysbenchArgs,
+  sysbenchInstalled,
+  type Scenario,
+  type ScenarioTarget,
+  type SqlEndpoint,
+} from '@backtrack/core'
 import { narrator, resultJson, summary } from './narrate.js'
 import { ReconnectingSql, type Target } from './target.js'
 
 export type Loader = 'auto' | 'sysbench' | 'builtin'
 
-export function sysbenchInstalled(): boolean {
-  return spawnSync('sysbench', ['--version'], { stdio: 'ignore' }).status === 0
-}
-
 /** Runs the real `sysbench oltp_write_only ... prepare`, reporting progress from the table's highest id. */
-async function runSysbench(
+async function prepareWithSysbench(
   endpoint: SqlEndpoint,
   database: string,
   rows: number,
   onProgress: (rows: number) => void,
 ): Promise<void> {
-  const args = [
-    'oltp_write_only',
-    '--threads=1',
-    `--mysql-host=${endpoint.host}`,
-    `--mysql-user=${endpoint.user}`,
-    `--mysql-password=${endpoint.password}`,
-    `--mysql-port=${endpoint.port}`,
-    '--tables=1',
-    `--mysql-db=${database}`,
-    `--table-size=${rows}`,
-    'prepare',
-  ]
-  const child = spawn('sysbench', args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  const exited = new Promise<number>((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', (code) => resolve(code ?? 1))
-  })
+  const prepared = runSysbench(
+    sysbenchArgs({ connection: endpoint, database, tables: 1, tableSize: rows, threads: 1 }, 'prepare'),
+  )
   const probe = new ReconnectingSql(async () => endpoint, database)
   let done = false
   const watch = (async () => {
@@ -48,10 +34,13 @@ async function runSysbench(
       if (Array.isArray(result)) onProgress(Math.min(rows, Number(result[0]?.['n'] ?? 0)))
     }
   })()
-  const code = await exited.finally(() => (done = true))
-  await watch
-  await probe.close()
-  if (code !== 0) throw new Error(`sysbench prepare exited with code ${code}:\n${output.trim()}`)
+  try {
+    await prepared
+  } finally {
+    done = true
+    await watch
+    await probe.close()
+  }
   onProgress(rows)
 }
 
@@ -83,7 +72,7 @@ export async function runScenarioSession(options: SessionOptions): Promise<numbe
       ? {
           sysbenchPrepare: async (table, rows, onProgress) => {
             if (table !== 'sbtest1') throw new Error(`sysbench creates sbtest1..N, not ${table}: use --loader builtin`)
-            await runSysbench(await target.sqlEndpoint(), database, rows, onProgress)
+            await prepareWithSysbench(await target.sqlEndpoint(), database, rows, onProgress)
           },
         }
       : {}),

@@ -29,8 +29,10 @@ export {
 export {
   normalizeClusterIdentifier,
   pageBacktracks,
+  pageItems,
   validateBacktrackIdentifier,
   validateBacktrackWindow,
+  validateFilters,
   validateMaxRecords,
 } from './validation.js'
 export { formatRdsTime, parseRdsTime } from './time.js'
@@ -47,7 +49,11 @@ export {
   parseDuration,
   parseScenario,
   parseTimeExpression,
+  parseSysbenchRun,
   prepareSysbenchTable,
+  runSysbench,
+  sysbenchArgs,
+  sysbenchInstalled,
   resolveTimeExpression,
   runScenario,
   ScenarioSyntaxError,
@@ -66,7 +72,9 @@ export {
   type ScenarioTarget,
   type SourcePosition,
   type SqlOutcome,
+  type SysbenchOptions,
   type SysbenchPrepareOptions,
+  type SysbenchRunResult,
   type TimeContext,
   type TimeExpression,
 } from './scenario/index.js'

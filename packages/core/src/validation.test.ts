@@ -4,6 +4,7 @@ import type { DBClusterBacktrack } from './types.js'
 import {
   normalizeClusterIdentifier,
   pageBacktracks,
+  pageItems,
   validateBacktrackIdentifier,
   validateBacktrackWindow,
 } from './validation.js'
@@ -89,6 +90,17 @@ describe('pageBacktracks', () => {
       codeOf(() => pageBacktracks(all, { filters: [{ name: 'db-cluster-backtrack-status', values: ['done'] }] })),
     ).toBe('InvalidParameterValue')
     expect(codeOf(() => pageBacktracks(all, { marker: '!!!' }))).toBe('InvalidParameterValue')
+  })
+
+  it('reads a marker one way for every list (backtracks, clusters, events): only the offset it wrote', () => {
+    const own = pageItems([1, 2, 3], 2, undefined).marker
+    expect(pageItems([1, 2, 3], 2, own)).toEqual({ page: [3] })
+    const forged = Buffer.from('20abc', 'utf8').toString('base64url')
+    expect(codeOf(() => pageItems([1, 2, 3], 2, forged))).toBe('InvalidParameterValue')
+    expect(codeOf(() => pageBacktracks(all, { marker: forged }))).toBe('InvalidParameterValue')
+    expect(codeOf(() => pageBacktracks(all, { marker: Buffer.from('-1').toString('base64url') }))).toBe(
+      'InvalidParameterValue',
+    )
   })
 })
 

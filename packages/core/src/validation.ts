@@ -59,26 +59,62 @@ export function validateMaxRecords(maxRecords: number | undefined): number {
   return maxRecords
 }
 
-function validateFilter(filter: BacktrackFilter): void {
-  if (!(BACKTRACK_FILTER_NAMES as readonly string[]).includes(filter.name)) {
-    throw new BacktrackError(
-      'InvalidParameterValue',
-      `Unrecognized filter name: ${filter.name}. Supported filters: ${BACKTRACK_FILTER_NAMES.join(', ')}.`,
-    )
-  }
-  if (filter.values.length === 0) {
-    throw new BacktrackError('InvalidParameterValue', `Filter ${filter.name} needs at least one value.`)
-  }
-  if (filter.name === 'db-cluster-backtrack-status') {
-    for (const value of filter.values) {
-      if (!(BACKTRACK_STATUSES as readonly string[]).includes(value.toLowerCase())) {
-        throw new BacktrackError(
-          'InvalidParameterValue',
-          `Unrecognized backtrack status: ${value}. Valid values: ${BACKTRACK_STATUSES.join(', ')}.`,
-        )
-      }
+/**
+ * Checks a request's filters against the names an action supports (the RDS `Filters.Filter.N` rules): each name
+ * known, each with at least one value.
+ */
+export function validateFilters(
+  filters: readonly { name: string; values: readonly string[] }[],
+  supported: readonly string[],
+): void {
+  for (const filter of filters) {
+    if (!supported.includes(filter.name)) {
+      throw new BacktrackError(
+        'InvalidParameterValue',
+        `Unrecognized filter name: ${filter.name}. Supported filters: ${supported.join(', ')}.`,
+      )
+    }
+    if (filter.values.length === 0) {
+      throw new BacktrackError('InvalidParameterValue', `Filter ${filter.name} needs at least one value.`)
     }
   }
+}
+
+function validateStatusFilter(filter: BacktrackFilter): void {
+  if (filter.name !== 'db-cluster-backtrack-status') return
+  for (const value of filter.values) {
+    if (!(BACKTRACK_STATUSES as readonly string[]).includes(value.toLowerCase())) {
+      throw new BacktrackError(
+        'InvalidParameterValue',
+        `Unrecognized backtrack status: ${value}. Valid values: ${BACKTRACK_STATUSES.join(', ')}.`,
+      )
+    }
+  }
+}
+
+/**
+ * One page of `items` for `MaxRecords`/`Marker` (the page size already checked): the marker is opaque to callers,
+ * the offset of the next page in base64url, and a marker that is not one of ours is `InvalidParameterValue`.
+ */
+export function pageItems<T>(
+  items: readonly T[],
+  pageSize: number,
+  marker: string | undefined,
+): { page: T[]; marker?: string } {
+  let start = 0
+  if (marker !== undefined) {
+    const decoded = Buffer.from(marker, 'base64url').toString('utf8')
+    start = /^\d{1,9}$/.test(decoded) ? Number(decoded) : -1
+    if (start < 0 || start > items.length) {
+      throw new BacktrackError(
+        'InvalidParameterValue',
+        `The marker "${marker}" is not valid. Use the Marker of the previous page.`,
+      )
+    }
+  }
+  const next = start + pageSize
+  const page = items.slice(start, next)
+  return next < items.length ? { page, marker: Buffer.from(String(next), 'utf8').toString('base64url') } : { page }
 }
 
 /**
@@ -87,7 +123,8 @@ function validateFilter(filter: BacktrackFilter): void {
  */
 export function pageBacktracks(all: readonly DBClusterBacktrack[], input: DescribeBacktracksInput = {}): BacktrackPage {
   const pageSize = validateMaxRecords(input.maxRecords)
-  for (const filter of input.filters ?? []) validateFilter(filter)
+  validateFilters(input.filters ?? [], BACKTRACK_FILTER_NAMES)
+  for (const filter of input.filters ?? []) validateStatusFilter(filter)
   const wantedId =
     input.backtrackIdentifier === undefined ? undefined : validateBacktrackIdentifier(input.backtrackIdentifier)
   let records = all.filter((record) => wantedId === undefined || record.BacktrackIdentifier === wantedId)
@@ -101,19 +138,6 @@ export function pageBacktracks(all: readonly DBClusterBacktrack[], input: Descri
       ),
     )
   }
-  let start = 0
-  if (input.marker !== undefined) {
-    start = Number.parseInt(Buffer.from(input.marker, 'base64url').toString('utf8'), 10)
-    if (!Number.isInteger(start) || start < 0 || start > records.length) {
-      throw new BacktrackError(
-        'InvalidParameterValue',
-        `The marker "${input.marker}" is not valid. Use the Marker of the previous page.`,
-      )
-    }
-  }
-  const page = records.slice(start, start + pageSize)
-  const next = start + pageSize
-  return next < records.length
-    ? { backtracks: page, marker: Buffer.from(String(next), 'utf8').toString('base64url') }
-    : { backtracks: page }
+  const { page, marker } = pageItems(records, pageSize, input.marker)
+  return marker === undefined ? { backtracks: page } : { backtracks: page, marker }
 }

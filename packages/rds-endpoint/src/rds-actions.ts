@@ -4,8 +4,10 @@ import {
   backtrackNotFound,
   clusterNotFound,
   normalizeClusterIdentifier,
+  pageItems,
   validateBacktrackIdentifier,
   validateBacktrackWindow,
+  validateFilters,
   validateMaxRecords,
   type BacktrackEngine,
   type BacktrackFilter,
@@ -53,51 +55,15 @@ function findCluster(registry: ClusterRegistry, identifier: string): BacktrackEn
   return engine
 }
 
-function checkFilterNames(filters: readonly QueryFilter[], supported: readonly string[]): void {
-  for (const filter of filters) {
-    if (!supported.includes(filter.name)) {
-      throw new BacktrackError(
-        'InvalidParameterValue',
-        `Unrecognized filter name: ${filter.name}. Supported filters: ${supported.join(', ')}.`,
-      )
-    }
-    if (filter.values.length === 0) {
-      throw new BacktrackError('InvalidParameterValue', `Filter ${filter.name} needs at least one value.`)
-    }
-  }
-}
-
 function isBacktrackFilter(filter: QueryFilter): filter is BacktrackFilter {
   return (BACKTRACK_FILTER_NAMES as readonly string[]).includes(filter.name as BacktrackFilterName)
-}
-
-/** Offset pagination with the same opaque marker form `pageBacktracks` uses. */
-function pageItems<T>(
-  items: readonly T[],
-  pageSize: number,
-  marker: string | undefined,
-): { page: T[]; marker?: string } {
-  let start = 0
-  if (marker !== undefined) {
-    const decoded = Buffer.from(marker, 'base64url').toString('utf8')
-    start = /^\d{1,9}$/.test(decoded) ? Number(decoded) : -1
-    if (start < 0 || start > items.length) {
-      throw new BacktrackError(
-        'InvalidParameterValue',
-        `The marker "${marker}" is not valid. Use the Marker of the previous page.`,
-      )
-    }
-  }
-  const next = start + pageSize
-  const page = items.slice(start, next)
-  return next < items.length ? { page, marker: Buffer.from(String(next), 'utf8').toString('base64url') } : { page }
 }
 
 const describeDBClusters: ActionHandler = async (params, { registry, region }) => {
   const identifier = params.optionalString('DBClusterIdentifier')
   const wanted = identifier === undefined ? undefined : clusterIdentifier(identifier, true)
   const filters = params.filters()
-  checkFilterNames(filters, CLUSTER_FILTER_NAMES)
+  validateFilters(filters, CLUSTER_FILTER_NAMES)
   const idFilters = filters
     .filter((filter) => filter.name === 'db-cluster-id')
     .map((filter) => new Set(filter.values.map((value) => CLUSTER_ARN.exec(value)?.[1] ?? value.toLowerCase())))
@@ -139,7 +105,7 @@ const describeDBClusterBacktracks: ActionHandler = async (params, { registry }) 
   const rawBacktrackId = params.optionalString('BacktrackIdentifier')
   const backtrackIdentifier = rawBacktrackId === undefined ? undefined : validateBacktrackIdentifier(rawBacktrackId)
   const filters = params.filters()
-  checkFilterNames(filters, BACKTRACK_FILTER_NAMES)
+  validateFilters(filters, BACKTRACK_FILTER_NAMES)
   const maxRecords = params.optionalInteger('MaxRecords')
   validateMaxRecords(maxRecords)
   const marker = params.optionalString('Marker')

@@ -11,6 +11,14 @@ export {
   type SqlOutcome,
 } from './run-scenario.js'
 export { prepareSysbenchTable, sysbenchCreateTableSql, type SysbenchPrepareOptions } from './sysbench-table.js'
+export {
+  parseSysbenchRun,
+  runSysbench,
+  sysbenchArgs,
+  sysbenchInstalled,
+  type SysbenchOptions,
+  type SysbenchRunResult,
+} from './sysbench.js'
 export { splitStatements } from './split-statements.js'
 export {
   formatDuration,

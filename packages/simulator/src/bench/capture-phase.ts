@@ -2,7 +2,7 @@ import { DATABASE, type BenchPhase } from './bench-context.js'
 import { captureFigures, logBytesFigure, rssFigure, type CaptureKeepUp } from './figures.js'
 import { growth, logState } from './log-growth.js'
 import { RssSampler, waitUntil } from './measure.js'
-import { runSysbench, sysbenchArgs } from './sysbench.js'
+import { runSysbench, sysbenchArgs } from '@backtrack/core'
 
 /**
  * Figure 1 (and 5a, 6a): `sysbench prepare` of sbtest1 on the cluster's server with capture running, and how long

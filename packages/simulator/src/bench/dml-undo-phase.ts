@@ -7,7 +7,7 @@ import type { BenchPhase } from './bench-context.js'
 import { dmlUndoFigure, type DmlUndoRun } from './figures.js'
 import { binlogPoint, flashback } from './flashback.js'
 import { describePhases } from './phase-breakdown.js'
-import { runSysbench, sysbenchArgs } from './sysbench.js'
+import { runSysbench, sysbenchArgs } from '@backtrack/core'
 
 /** The DML undo's own database on both servers (its table is smaller than the lab's). */
 const DML_DATABASE = 'dmllab'

@@ -4,7 +4,7 @@ import { DATABASE, type BenchPhase } from './bench-context.js'
 import { logBytesFigure, throughputFigures, type ThroughputRuns } from './figures.js'
 import { growth, logState } from './log-growth.js'
 import { since } from './measure.js'
-import { parseSysbenchRun, runSysbench, sysbenchArgs } from './sysbench.js'
+import { parseSysbenchRun, runSysbench, sysbenchArgs } from '@backtrack/core'
 
 type Variant = 'endpoint' | 'server' | 'plain'
 

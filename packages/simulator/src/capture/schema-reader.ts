@@ -2,7 +2,7 @@ import type { Connection as CoreConnection } from 'mysql2'
 import type { Connection, RowDataPacket } from 'mysql2/promise'
 import { doubleText, float32Text, RowWriter, type ValueKind } from '@backtrack/binlog'
 import type { ColumnMeta, ForeignKey, ReferentialAction, TableSchema } from '../page-log/page-log.js'
-import { qualifiedName, quoteIdent } from '../ddl/sql-tokens.js'
+import { canonicalExpression, qualifiedName } from '../ddl/sql-tokens.js'
 
 /** Databases that are never captured: the server's own, and the simulator's shadow schemas. */
 export function isSystemDatabase(db: string): boolean {
@@ -110,15 +110,6 @@ export async function readTableSchema(connection: Connection, db: string, table:
     foreignKeys.set(name, fk)
   }
   return { createSql, columns, keyColumns, foreignKeys: [...foreignKeys.values()] }
-}
-
-/** The SELECT expression that yields a column's canonical bytes (what the binlog decoder produces for it). */
-function canonicalExpression(column: ColumnMeta): string {
-  const name = quoteIdent(column.name)
-  if (column.kind === 'bit' || column.kind === 'enum' || column.kind === 'set') return `${name} + 0`
-  // The text protocol prints FLOAT with 6 significant digits; as DOUBLE it is exact.
-  if (column.dataType === 'float') return `CAST(${name} AS DOUBLE)`
-  return name
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { ColumnMeta } from '../page-log/page-log.js'
 /** A lexical token of MySQL SQL, enough to find and rewrite the names a DDL statement touches. */
 export interface Token {
   type: 'word' | 'quoted' | 'string' | 'number' | 'punct'
@@ -82,4 +83,16 @@ export function quoteIdent(name: string): string {
 /** `db`.`table`, quoted. */
 export function qualifiedName(db: string, table: string): string {
   return `${quoteIdent(db)}.${quoteIdent(table)}`
+}
+
+/**
+ * The SQL expression whose value is a column's canonical bytes (what the binlog decoder writes and the page log
+ * keeps): BIT/ENUM/SET as numbers, FLOAT as DOUBLE (the text protocol prints FLOAT with 6 significant digits; as
+ * DOUBLE it is exact). The base image selects it; rewinds compare keys through it.
+ */
+export function canonicalExpression(column: Pick<ColumnMeta, 'name' | 'kind' | 'dataType'>): string {
+  const name = quoteIdent(column.name)
+  if (column.kind === 'bit' || column.kind === 'enum' || column.kind === 'set') return `${name} + 0`
+  if (column.dataType === 'float') return `CAST(${name} AS DOUBLE)`
+  return name
 }

@@ -2,7 +2,7 @@ import type { Connection, PoolConnection } from 'mysql2/promise'
 import { loadRows } from '../load-data.js'
 import { expandCounts } from '../capture/capture.js'
 import { withTableName } from '../ddl/parse-ddl.js'
-import { qualifiedName, quoteIdent } from '../ddl/sql-tokens.js'
+import { canonicalExpression, qualifiedName, quoteIdent } from '../ddl/sql-tokens.js'
 import type { ColumnMeta, PageLog, TableIncarnation } from '../page-log/page-log.js'
 import { keyCells } from '../page-log/row-key.js'
 import { symmetricDifference, type LsnRange, type View } from '../page-log/view.js'
@@ -33,14 +33,6 @@ function hasExactEquality(column: ColumnMeta): boolean {
 interface ApplyKeysResult {
   restored: number
   deleted: number
-}
-
-/** The expression a key column is compared through (matches the canonical bytes the log keeps). */
-function keyExpression(column: ColumnMeta): string {
-  const name = quoteIdent(column.name)
-  if (column.kind === 'bit' || column.kind === 'enum' || column.kind === 'set') return `${name} + 0`
-  if (column.dataType === 'float') return `CAST(${name} AS DOUBLE)`
-  return name
 }
 
 /**
@@ -236,7 +228,9 @@ export class BacktrackExecutor {
     const keyColumns = table.schema.keyColumns.map((index) => table.schema.columns[index]!)
     // One key column: a plain IN list, which every server turns into index lookups.
     const tuple =
-      keyColumns.length === 1 ? keyExpression(keyColumns[0]!) : `(${keyColumns.map(keyExpression).join(', ')})`
+      keyColumns.length === 1
+        ? canonicalExpression(keyColumns[0]!)
+        : `(${keyColumns.map(canonicalExpression).join(', ')})`
     // A FLOAT's canonical text is the shortest that reads back as the same float, not as the same double.
     const marks = keyColumns.map((column) => (column.dataType === 'float' ? 'CAST(? AS FLOAT)' : '?'))
     const placeholder = keyColumns.length === 1 ? marks[0]! : `(${marks.join(', ')})`

@@ -1,8 +1,15 @@
-import { execFile } from 'node:child_process'
-import type { ServerConnectionOptions } from '@backtrack/mysql-server'
+// The one sysbench runner: the lab's loader (`backtrack lab`/`run` with sysbench installed) and the benchmark both
+// run the real tool through it. The built-in loader (sysbench-table.ts) makes the same table without it.
+import { execFile, spawnSync } from 'node:child_process'
+import type { SqlEndpoint } from '../types.js'
+
+/** True when a `sysbench` binary is on the PATH. */
+export function sysbenchInstalled(binary = 'sysbench'): boolean {
+  return spawnSync(binary, ['--version'], { stdio: 'ignore' }).status === 0
+}
 
 export interface SysbenchOptions {
-  connection: ServerConnectionOptions
+  connection: Pick<SqlEndpoint, 'host' | 'port' | 'user' | 'password'>
   database: string
   tables: number
   tableSize: number
@@ -52,13 +59,15 @@ export function parseSysbenchRun(output: string): SysbenchRunResult {
   }
 }
 
-/** Runs sysbench and resolves with its stdout; rejects with its output when it fails. */
+/** Runs sysbench and resolves with its stdout; rejects with its output (password masked) when it fails. */
 export function runSysbench(args: string[], binary = 'sysbench'): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(binary, args, { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (error) {
         const shown = args.map((arg) => (arg.startsWith('--mysql-password=') ? '--mysql-password=***' : arg))
-        reject(new Error(`sysbench ${shown.join(' ')} failed: ${error.message}\n${stdout}\n${stderr}`.trim()))
+        // error.message repeats the command line, password included: say how it ended instead.
+        const how = error.signal ? `killed by ${error.signal}` : `exit code ${String(error.code)}`
+        reject(new Error(`sysbench ${shown.join(' ')} failed (${how})\n${stdout}\n${stderr}`.trim()))
       } else resolve(stdout)
     })
   })
