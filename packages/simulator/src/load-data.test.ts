@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { encodeCells } from '@backtrack/binlog'
-import { loadDataColumns, loadDataLines } from './load-data.js'
+import { loadDataChunks, loadDataChunksFromHex, loadDataColumns, loadDataLines } from './load-data.js'
 
 async function text(rows: Buffer[], columns: number): Promise<string> {
   const chunks: Buffer[] = []
@@ -28,6 +28,24 @@ describe('LOAD DATA writer', () => {
     }
     expect(largest).toBeLessThanOrEqual(400_010)
     expect(total).toBe(rows.reduce((n, _r, i) => n + String(i).length + 1 + (i === 500 ? 400_000 : 2) + 1, 0))
+  })
+
+  it('writes the same text from hex rows as from the rows, growing its buffer for a large row', () => {
+    const rows = [
+      encodeCells([Buffer.from('1'), Buffer.from('a\tb')]),
+      encodeCells([Buffer.from('2'), Buffer.alloc(10_000, 0x5c)]),
+      encodeCells([Buffer.from('3'), null]),
+    ]
+    const join = (chunks: Iterable<Buffer>) => Buffer.concat([...chunks].map((chunk) => Buffer.from(chunk)))
+    expect(
+      join(
+        loadDataChunksFromHex(
+          rows.map((row) => row.toString('hex')),
+          2,
+        ),
+      ),
+    ).toEqual(join(loadDataChunks(rows, 2)))
+    expect(() => [...loadDataChunksFromHex(['zz'], 1)]).toThrow(/not valid hex/)
   })
 
   it('refuses rows whose cell count does not match the columns', async () => {

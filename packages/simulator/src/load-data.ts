@@ -157,6 +157,24 @@ export function* loadDataChunks(rows: Iterable<Buffer>, columnCount: number): Ge
   if (last !== undefined) yield last
 }
 
+/**
+ * `loadDataChunks` for row images given as hex text (the page log's table scans): each is decoded into one buffer
+ * reused from row to row, which the encoder copies out of at once, so no row gets a Buffer of its own.
+ */
+export function* loadDataChunksFromHex(hexRows: Iterable<string>, columnCount: number): Generator<Buffer> {
+  const encoder = new LineEncoder(columnCount)
+  let scratch = Buffer.allocUnsafe(4096)
+  for (const hex of hexRows) {
+    const length = hex.length >>> 1
+    if (length > scratch.length) scratch = Buffer.allocUnsafe(Math.max(length, scratch.length * 2))
+    if (scratch.write(hex, 0, length, 'hex') !== length) throw new Error('loadRows: a row image is not valid hex')
+    const chunk = encoder.push(scratch.subarray(0, length))
+    if (chunk !== undefined) yield chunk
+  }
+  const last = encoder.finish()
+  if (last !== undefined) yield last
+}
+
 /** `loadDataChunks` for rows that arrive asynchronously. */
 export async function* loadDataLines(
   rows: AsyncIterable<Buffer> | Iterable<Buffer>,

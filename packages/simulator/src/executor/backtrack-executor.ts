@@ -1,5 +1,5 @@
 import type { Connection, PoolConnection } from 'mysql2/promise'
-import { loadRows } from '../load-data.js'
+import { loadChunks, loadDataChunksFromHex, loadRows } from '../load-data.js'
 import { expandCounts } from '../capture/capture.js'
 import { withTableName } from '../ddl/parse-ddl.js'
 import { canonicalExpression, qualifiedName, quoteIdent } from '../ddl/sql-tokens.js'
@@ -147,7 +147,16 @@ export class BacktrackExecutor {
     await this.#connection.query(`DROP TABLE IF EXISTS ${qualifiedName(table.database, table.name)}`)
     await this.#connection.query(`USE ${quoteIdent(table.database)}`)
     await this.#connection.query(withTableName(table.schema.createSql, table.name))
-    return this.#load(table, expandCounts(this.#log.imagesIn(table.id, view), table.schema))
+    if (table.schema.keyColumns.length === 0) {
+      return this.#load(table, expandCounts(this.#log.imagesIn(table.id, view), table.schema))
+    }
+    // A keyed table's images go from the log's hex text straight into LOAD DATA text, no Buffer per row.
+    const result = await loadChunks(
+      this.#connection,
+      { database: table.database, table: table.name, columns: table.schema.columns },
+      loadDataChunksFromHex(this.#log.imagesHexIn(table.id, view), table.schema.columns.length),
+    )
+    return result.affectedRows
   }
 
   async #load(table: TableIncarnation, rows: Iterable<Buffer>): Promise<number> {

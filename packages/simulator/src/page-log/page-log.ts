@@ -483,49 +483,54 @@ export class PageLog {
   }
 
   /**
-   * The newest version of each key of a table in `view`, as hex text (key order). Versions come in (key, lsn) order
-   * from the primary key, so the last one of each key is its value: cheaper than GROUP BY with max(lsn). Hex,
-   * because better-sqlite3 makes each BLOB a separately allocated Buffer (about 3.5 µs a row here), while a hex
-   * string decodes into the Buffer pool at a fraction of that. (hex(NULL) is '', so deletions stay NULL.)
+   * The newest version of each key of a table in `view` that is a row (not a deletion), in key order. SQLite picks
+   * it: with max(lsn) in a GROUP BY key, a bare column comes from the row holding the maximum (documented SQLite
+   * behaviour), and the groups stream off the primary key in order, so superseded versions never reach JavaScript.
+   * `+lsn` keeps SQLite off the LSN index (a view covers most LSNs; that index would mean sorting every version).
+   * Hex text, because better-sqlite3 makes each BLOB a separately allocated Buffer (about 3.5 µs a row here), while a
+   * hex string decodes into the Buffer pool, or into a reused buffer, at a fraction of that.
    */
-  *#newestVersions(tbl: number, view: View): Generator<[key: string, image: string]> {
-    // `+lsn` keeps SQLite off the LSN index: a view covers most LSNs, and that index would mean sorting every
-    // version of the table in a temporary B-tree instead of walking the primary key in order.
+  #newestStatement(tbl: number, view: View, columns: 'key, image' | 'image') {
     const condition = rangeCondition('+lsn', view)
+    const hex = columns === 'image' ? 'hex(image)' : 'hex(key), hex(image)'
     const statement = this.#db
       .prepare(
-        `SELECT hex(key), iif(image IS NULL, NULL, hex(image)) FROM row_version WHERE tbl = ? AND ${condition.sql} ORDER BY key, lsn`,
+        `SELECT ${hex} FROM (SELECT ${columns}, max(lsn) FROM row_version WHERE tbl = ? AND ${condition.sql} GROUP BY key)
+          WHERE image IS NOT NULL`,
       )
       .raw()
-    let pendingKey: string | undefined
-    let pendingImage = ''
-    let pendingDeleted = true
-    for (const [key, image] of statement.iterate(tbl, ...condition.params) as Iterable<[string, string | null]>) {
-      if (pendingKey !== undefined && pendingKey !== key && !pendingDeleted) yield [pendingKey, pendingImage]
-      pendingKey = key
-      pendingDeleted = image === null
-      pendingImage = image ?? ''
-    }
-    if (pendingKey !== undefined && !pendingDeleted) yield [pendingKey, pendingImage]
+    return { statement, params: [tbl, ...condition.params] }
   }
 
   /** Streams the rows of a table in `view` (key order), without holding them in memory. */
   *rowsIn(tbl: number, view: View): Generator<{ key: Buffer; image: Buffer }> {
-    for (const [key, image] of this.#newestVersions(tbl, view)) {
+    const { statement, params } = this.#newestStatement(tbl, view, 'key, image')
+    for (const [key, image] of statement.iterate(...params) as Iterable<[string, string]>) {
       yield { key: Buffer.from(key, 'hex'), image: Buffer.from(image, 'hex') }
     }
   }
 
   /** `rowsIn` without the keys: what rebuilding a table needs. */
   *imagesIn(tbl: number, view: View): Generator<{ image: Buffer }> {
-    for (const [, image] of this.#newestVersions(tbl, view)) yield { image: Buffer.from(image, 'hex') }
+    for (const image of this.imagesHexIn(tbl, view)) yield { image: Buffer.from(image, 'hex') }
+  }
+
+  /** `imagesIn` as hex text, for a consumer that decodes each into a buffer of its own (a table rebuild). */
+  *imagesHexIn(tbl: number, view: View): Generator<string> {
+    const { statement, params } = this.#newestStatement(tbl, view, 'image')
+    for (const [image] of statement.iterate(...params) as Iterable<[string]>) yield image
   }
 
   /** Counts the rows of a table in `view`. */
   countRowsIn(tbl: number, view: View): number {
-    let count = 0
-    for (const _ of this.#newestVersions(tbl, view)) count++
-    return count
+    const condition = rangeCondition('+lsn', view)
+    return this.#db
+      .prepare(
+        `SELECT count(*) FROM (SELECT image, max(lsn) FROM row_version WHERE tbl = ? AND ${condition.sql} GROUP BY key)
+          WHERE image IS NOT NULL`,
+      )
+      .pluck()
+      .get(tbl, ...condition.params) as number
   }
 
   /** Keys of `tbl` with a version inside `ranges`: the only keys whose value can differ between two views. */
@@ -543,7 +548,7 @@ export class PageLog {
    * The keys of `tbl` with a version inside `ranges` (those of `changedKeys`), each with its image in `view` (null: no
    * such row there), in key order: what a rewind to `view` writes, found in one statement (a seek per key inside
    * SQLite, not a call per key from JavaScript). GROUP BY sorts the keys on the way (DISTINCT then ORDER BY would
-   * sort twice). Hex text for the reason `#newestVersions` gives.
+   * sort twice). Hex text for the reason `rowsIn` gives.
    */
   *changedRowsAt(tbl: number, ranges: readonly LsnRange[], view: View): Generator<ChangedRow> {
     if (ranges.length === 0) return
