@@ -61,6 +61,26 @@ const MAX_RECONNECTS = 30
 /** A wait for the capture fails when it has read nothing for this long. */
 const STALL_MS = 30_000
 
+/** The tables the capture knows by `db`.`name`; `version` changes with every change to it. */
+class Catalog extends Map<string, TableIncarnation> {
+  version = 0
+
+  override set(key: string, value: TableIncarnation): this {
+    this.version++
+    return super.set(key, value)
+  }
+
+  override delete(key: string): boolean {
+    this.version++
+    return super.delete(key)
+  }
+
+  override clear(): void {
+    this.version++
+    super.clear()
+  }
+}
+
 /** `db`.`name` as a map key. */
 const tableKey = (db: string, name: string) => `${db}\u0000${name}`
 
@@ -74,7 +94,7 @@ export class Capture {
   readonly #options: CaptureOptions
   readonly #log: PageLog
   readonly #stamper: CommitStamper
-  readonly #catalog = new Map<string, TableIncarnation>()
+  readonly #catalog = new Catalog()
   #admin!: Connection
   #shadow!: ShadowSchema
   #stream: BinlogStream | undefined
@@ -654,17 +674,23 @@ export class Capture {
     return this.#stamper.stamp(Math.floor(now / 1e6), now)
   }
 
+  /** The table a table map names, remembered for the map (each row event carries one) while the catalog stands. */
+  #lastMap: { map: TableMap; version: number; table: TableIncarnation | undefined } | undefined
+
   #tableFor(map: TableMap): TableIncarnation | undefined {
-    if (isSystemDatabase(map.database)) return undefined
-    const table = this.#catalog.get(tableKey(map.database, map.table))
-    if (table === undefined) {
+    const last = this.#lastMap
+    if (last !== undefined && last.map === map && last.version === this.#catalog.version) return last.table
+    const table = isSystemDatabase(map.database) ? undefined : this.#catalog.get(tableKey(map.database, map.table))
+    if (table === undefined && !isSystemDatabase(map.database)) {
       throw new BacktrackError(
         'CaptureFault',
         `rows for ${qualifiedName(map.database, map.table)} arrived, but the capture has no definition for that table`,
       )
     }
+    this.#lastMap = { map, version: this.#catalog.version, table }
     return table
   }
+
 
   #change(map: TableMap, before: Buffer | null, after: Buffer | null): void {
     const table = this.#tableFor(map)
