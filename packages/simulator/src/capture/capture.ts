@@ -691,7 +691,6 @@ export class Capture {
     return table
   }
 
-
   #change(map: TableMap, before: Buffer | null, after: Buffer | null): void {
     const table = this.#tableFor(map)
     if (table === undefined) return
