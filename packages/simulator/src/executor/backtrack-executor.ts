@@ -1,4 +1,4 @@
-import type { Connection, PoolConnection } from 'mysql2/promise'
+import type { Connection, PoolConnection, RowDataPacket } from 'mysql2/promise'
 import { loadChunks, loadDataChunksFromHex, loadRows } from '../load-data.js'
 import { expandCounts } from '../capture/capture.js'
 import { withTableName } from '../ddl/parse-ddl.js'
@@ -20,6 +20,9 @@ export interface ApplyStats {
 }
 
 const DELETE_BATCH = 500
+/** A table with at least this many changed versions, and at least this share of its rows, is reloaded whole. */
+const RELOAD_MIN_VERSIONS = 20_000
+const RELOAD_SHARE = 0.3
 
 const MAX_HELD_KEYS = 100_000
 
@@ -98,14 +101,17 @@ export class BacktrackExecutor {
       const before = tablesFrom.get(table.id)
       return before !== undefined && (before.database !== table.database || before.name !== table.name)
     })
+    // A rewind run again after a failure finds some renames done already: each step is skipped when it is.
     for (const table of renamed) {
       const before = tablesFrom.get(table.id)!
+      if (!(await this.#exists(before.database, before.name))) continue
       await sql.query(
         `RENAME TABLE ${qualifiedName(before.database, before.name)} TO ${qualifiedName(before.database, `__bt_rename_${table.id}`)}`,
       )
     }
     for (const table of renamed) {
       const before = tablesFrom.get(table.id)!
+      if (!(await this.#exists(before.database, `__bt_rename_${table.id}`))) continue
       await sql.query(
         `RENAME TABLE ${qualifiedName(before.database, `__bt_rename_${table.id}`)} TO ${qualifiedName(table.database, table.name)}`,
       )
@@ -123,12 +129,18 @@ export class BacktrackExecutor {
       stats.tablesCreated++
     }
     const changed = log.tablesChangedIn(diff)
-    for (const [id] of changed) {
+    for (const [id, versions] of changed) {
       const table = tablesTo.get(id)
       if (table === undefined || !tablesFrom.has(id) || rebuilt.has(id)) continue
       if (table.schema.keyColumns.length === 0) {
         await sql.query(`DELETE FROM ${qualifiedName(table.database, table.name)}`)
         stats.rowsRestored += await this.#load(table, expandCounts(log.imagesIn(id, to), table.schema))
+        continue
+      }
+      if (versions >= RELOAD_MIN_VERSIONS && versions >= RELOAD_SHARE * (await this.#estimatedRows(table))) {
+        // Most of the table changed (an UPDATE without WHERE): emptying it and loading it whole beats restoring
+        // the changed keys one by one.
+        stats.rowsRestored += await this.#reload(table, to)
         continue
       }
       const { restored, deleted } = await this.#applyKeys(table, diff, to)
@@ -147,25 +159,89 @@ export class BacktrackExecutor {
     await this.#connection.query(`DROP TABLE IF EXISTS ${qualifiedName(table.database, table.name)}`)
     await this.#connection.query(`USE ${quoteIdent(table.database)}`)
     await this.#connection.query(withTableName(table.schema.createSql, table.name))
+    return this.#loadWhole(table, view)
+  }
+
+  /** Loads every row of a table as of `view` into the (empty) table. */
+  async #loadWhole(table: TableIncarnation, view: View): Promise<number> {
     if (table.schema.keyColumns.length === 0) {
       return this.#load(table, expandCounts(this.#log.imagesIn(table.id, view), table.schema))
     }
     // A keyed table's images go from the log's hex text straight into LOAD DATA text, no Buffer per row.
-    const result = await loadChunks(
-      this.#connection,
-      { database: table.database, table: table.name, columns: table.schema.columns },
-      loadDataChunksFromHex(this.#log.imagesHexIn(table.id, view), table.schema.columns.length),
-    )
-    return result.affectedRows
+    const chunks = loadDataChunksFromHex(this.#log.imagesHexIn(table.id, view), table.schema.columns.length)
+    try {
+      const result = await loadChunks(
+        this.#connection,
+        { database: table.database, table: table.name, columns: table.schema.columns },
+        chunks,
+      )
+      return result.affectedRows
+    } finally {
+      // A load that failed leaves the generator suspended, its SQLite statement open: close it.
+      chunks.return(undefined)
+    }
   }
 
+  /**
+   * Loads rows streamed from the page log. The rows' generator is closed whatever happens: an abandoned one would
+   * keep its SQLite statement open.
+   */
   async #load(table: TableIncarnation, rows: Iterable<Buffer>): Promise<number> {
-    const result = await loadRows(
-      this.#connection,
-      { database: table.database, table: table.name, columns: table.schema.columns },
-      rows,
+    const iterator = rows[Symbol.iterator]()
+    try {
+      const result = await loadRows(
+        this.#connection,
+        { database: table.database, table: table.name, columns: table.schema.columns },
+        { [Symbol.iterator]: () => iterator },
+      )
+      return result.affectedRows
+    } finally {
+      iterator.return?.()
+    }
+  }
+
+  /**
+   * Empties a table and loads all its rows as of `view`, keeping the table itself (triggers, foreign keys that
+   * name it) and its AUTO_INCREMENT counter.
+   */
+  async #reload(table: TableIncarnation, view: View): Promise<number> {
+    const name = qualifiedName(table.database, table.name)
+    const [[info]] = await this.#connection.query<RowDataPacket[]>(
+      'SELECT AUTO_INCREMENT AS next FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+      [table.database, table.name],
     )
-    return result.affectedRows
+    await this.#connection.query(`TRUNCATE TABLE ${name}`)
+    const rows = await this.#loadWhole(table, view)
+    const next = info?.next === null || info?.next === undefined ? undefined : BigInt(String(info.next))
+    if (next !== undefined) await this.#connection.query(`ALTER TABLE ${name} AUTO_INCREMENT = ${next}`)
+    return rows
+  }
+
+  async #exists(database: string, name: string): Promise<boolean> {
+    const [rows] = await this.#connection.query<RowDataPacket[]>(
+      'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+      [database, name],
+    )
+    return rows.length > 0
+  }
+
+  /** The server's estimate of a table's row count (InnoDB statistics: cheap, roughly right). */
+  async #estimatedRows(table: TableIncarnation): Promise<number> {
+    const [rows] = await this.#connection.query<RowDataPacket[]>(
+      'SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+      [table.database, table.name],
+    )
+    return Number(rows[0]?.n ?? 0)
+  }
+
+  /** Runs `fn` on each key, awaiting it; the keys' generator is closed whatever happens. */
+  async #eachKey(keys: Iterable<Buffer>, fn: (key: Buffer) => Promise<void>): Promise<void> {
+    const iterator = keys[Symbol.iterator]()
+    try {
+      for (let next = iterator.next(); !next.done; next = iterator.next()) await fn(next.value)
+    } finally {
+      iterator.return?.()
+    }
   }
 
   /**
@@ -208,14 +284,17 @@ export class BacktrackExecutor {
     }
     // REPLACE must see every unique key: with unique_checks = 0 InnoDB may leave a secondary one unchecked.
     await this.#connection.query('SET SESSION unique_checks = 1')
+    const streamed = images()
     try {
       await loadRows(
         this.#connection,
         { database: table.database, table: table.name, columns: table.schema.columns },
-        images(),
+        streamed,
         { duplicates: 'replace' },
       )
     } finally {
+      // A load that failed leaves the generator suspended, its SQLite statement open: close it.
+      streamed.return(undefined)
       await this.#connection.query('SET SESSION unique_checks = 0')
     }
     if (moreAbsent) {
@@ -264,10 +343,10 @@ export class BacktrackExecutor {
       const exact = kind !== 'temporal' && !['float', 'double', 'real', 'year'].includes(dataType)
       return exact && /^-?\d+(\.\d+)?$/.test(text) ? { toSqlString: () => text } : text
     }
-    for (const key of keys) {
+    await this.#eachKey(keys, async (key) => {
       batch.push(keyCells(key).map(asParam))
       if (batch.length >= DELETE_BATCH) await flush()
-    }
+    })
     await flush()
     return deleted
   }
