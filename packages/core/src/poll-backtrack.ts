@@ -48,7 +48,10 @@ export interface BacktrackPoller {
   read(signal?: AbortSignal): Promise<DBClusterBacktrack>
   /** Whether the cluster is still `backtracking`: Aurora reports `completed` before the cluster is available. */
   clusterBusy?(signal?: AbortSignal): Promise<boolean>
-  /** Why a `failed` backtrack failed, when the engine knows (Aurora gives no reason). */
+  /**
+   * Why a `failed` backtrack failed and the state it left the cluster in, when the engine knows (Aurora gives no
+   * reason).
+   */
   failureReason?(backtrack: DBClusterBacktrack): string | undefined
   clock?: PollClock
   cadence?: PollCadence
@@ -100,7 +103,7 @@ export async function pollBacktrack(poller: BacktrackPoller, options: WaitOption
           `${formatRdsTime(backtrack.BacktrackTo)} failed` +
           (reason === undefined
             ? '. Aurora gives no reason; the cluster is usable again, so check describe-db-clusters and retry the backtrack.'
-            : ` (${reason}); the cluster was left as it was.`),
+            : `: ${reason}.`),
       )
     }
     const remaining = timeoutMs - (clock.now() - started)

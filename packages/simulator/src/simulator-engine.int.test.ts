@@ -151,4 +151,83 @@ describe('SimulatorEngine over a private MariaDB', () => {
     expect((error as Error).message).toMatch(/is still \w+ after 900 s/)
     expect((await engine.waitForBacktrack(record.BacktrackIdentifier)).Status).toBe('completed')
   })
+
+  it('says the data may be partly rewound, not "left as it was", when undoing a failed rewind fails too', async () => {
+    await sql('CREATE TABLE undo_a (id INT PRIMARY KEY, v INT)')
+    await sql('CREATE TABLE undo_b (id INT PRIMARY KEY, v INT)')
+    await sql('INSERT INTO undo_a VALUES (1, 1)')
+    await sql('INSERT INTO undo_b VALUES (1, 1)')
+    const before = await engine.mark()
+    await sql('UPDATE undo_a SET v = 2')
+    await sql('UPDATE undo_b SET v = 2')
+    // The simulator's own account is never disconnected: it holds undo_b's row, and kills every statement that
+    // waits for it, so the rewind fails there, and so does its undo.
+    const holder = await mysql.createConnection(server.connectionOptions('admin', 'mylab'))
+    const killer = await mysql.createConnection(server.connectionOptions('admin', 'mylab'))
+    await holder.query('BEGIN')
+    await holder.query('SELECT * FROM undo_b FOR UPDATE')
+    const holderId = holder.threadId
+    let killing = true
+    const kills = (async () => {
+      while (killing) {
+        const [waiting] = await killer.query<RowDataPacket[]>(
+          "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE INFO LIKE '%undo_b%' AND ID NOT IN (?, CONNECTION_ID())",
+          [holderId],
+        )
+        for (const { id } of waiting) await killer.query(`KILL QUERY ${Number(id)}`).catch(() => undefined)
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+    })()
+    try {
+      const record = await engine.backtrack({ backtrackTo: before })
+      const error = await engine.waitForBacktrack(record.BacktrackIdentifier).catch((caught: unknown) => caught)
+      expect(BacktrackError.is(error, 'InternalFailure')).toBe(true)
+      expect((error as Error).message).toMatch(/undoing it failed too/)
+      expect((error as Error).message).not.toMatch(/left as it was/)
+      expect((error as Error).message).toMatch(/partly rewound/)
+      expect((await engine.describeCluster()).Status).toBe('available')
+    } finally {
+      killing = false
+      await kills
+      await holder.end()
+      await killer.end()
+    }
+  })
+
+  it('undoes an UPDATE of every row by reloading the table, keeping its trigger, the foreign keys to it and AUTO_INCREMENT', async () => {
+    await sql(
+      'CREATE TABLE wide (id INT PRIMARY KEY AUTO_INCREMENT, k INT NOT NULL, c CHAR(40) NOT NULL, UNIQUE KEY (c))',
+    )
+    await sql("INSERT INTO wide (k, c) SELECT seq, CONCAT('c-', seq) FROM seq_1_to_25000")
+    await sql('DELETE FROM wide WHERE id > 24990') // the counter stays where it was
+    await sql('CREATE TABLE audit (n INT)')
+    // With the binlog on, only a privileged account may create a trigger.
+    const owner = await mysql.createConnection(server.connectionOptions('admin', 'mylab'))
+    await owner.query('CREATE TRIGGER wide_audit AFTER DELETE ON wide FOR EACH ROW INSERT INTO audit VALUES (OLD.id)')
+    await owner.end()
+    await sql('CREATE TABLE wide_child (id INT PRIMARY KEY, wide_id INT, FOREIGN KEY (wide_id) REFERENCES wide (id))')
+    await sql('INSERT INTO wide_child VALUES (1, 7)')
+    const counter = async () =>
+      Number(
+        (
+          await sql(
+            "SELECT AUTO_INCREMENT AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'mylab' AND TABLE_NAME = 'wide'",
+          )
+        )[0]!.n,
+      )
+    const next = await counter()
+    expect(next).toBeGreaterThan(24991)
+    const before = await engine.mark()
+    const expected = await checksum('wide')
+    // Every row changes, unique values swap places: a reload must delete before it loads.
+    await sql("UPDATE wide SET k = k + 1, c = CONCAT('x-', id)")
+    await sql("UPDATE wide SET c = CONCAT('c-', 24991 - id)")
+    await rewind(before)
+    expect(await checksum('wide')).toBe(expected)
+    expect((await sql('SHOW TRIGGERS WHERE `Table` = "wide"')).map((row) => row.Trigger)).toEqual(['wide_audit'])
+    expect(await counter()).toBe(next)
+    await expect(sql('INSERT INTO wide_child VALUES (2, 999999)')).rejects.toThrow(/foreign key constraint fails/)
+    // Reloaded whole (no per-key deletes), not key by key.
+    expect(engine.lastOutcome?.stats).toMatchObject({ rowsRestored: 24990, rowsDeleted: 0 })
+  })
 })

@@ -29,6 +29,8 @@ import { ClientSessions, type SessionPolicy } from './client-sessions.js'
 import { systemClock, type Clock } from './clock.js'
 import { BacktrackExecutor, type ApplyStats } from './executor/backtrack-executor.js'
 import { PageLog } from './page-log/page-log.js'
+import type { View } from './page-log/view.js'
+import { isServerGone } from './server-gone.js'
 import type { StartedMysqlServer } from '@backtrack/mysql-server'
 
 /** Lets the SQL endpoint in front of the server hold client connections while a rewind applies. */
@@ -68,6 +70,20 @@ export interface BacktrackOutcome {
   phases?: Record<string, number>
 }
 
+/** What a rewind has held off, so that it lets exactly that back in. */
+interface Held {
+  readOnly: boolean
+  locked: boolean
+  paused: boolean
+}
+
+/** A rewind stopped waiting for the server because the engine is closing. */
+class StoppedWaiting extends Error {
+  constructor() {
+    super('the cluster is stopping')
+  }
+}
+
 const micros = (date: Date) => date.getTime() * 1000
 const dateOf = (us: number) => new Date(Math.floor(us / 1000))
 
@@ -88,6 +104,10 @@ export class SimulatorEngine implements BacktrackEngine {
   #running: Promise<void> | undefined
   #lastOutcome: BacktrackOutcome | undefined
   #closed = false
+  /** Set when close() begins: a rewind waiting for the server stops waiting. */
+  #stopping = false
+  /** A backtrack started by a request is still running (`#running` has not settled). */
+  #applying = false
   readonly #failures = new Map<string, string>()
 
   private constructor(options: SimulatorEngineOptions, log: PageLog, id: string) {
@@ -233,7 +253,7 @@ export class SimulatorEngine implements BacktrackEngine {
     if (record.Status !== 'completed') {
       throw new BacktrackError(
         'InternalFailure',
-        `Rewinding DBCluster ${this.clusterIdentifier} to ${formatRdsTime(record.BacktrackTo)} failed (${this.#failures.get(record.BacktrackIdentifier) ?? 'see the cluster log'}); the cluster was left as it was.`,
+        `Rewinding DBCluster ${this.clusterIdentifier} to ${formatRdsTime(record.BacktrackTo)} failed: ${this.#failures.get(record.BacktrackIdentifier) ?? 'see the cluster log'}.`,
       )
     }
     return { ...record }
@@ -292,23 +312,26 @@ export class SimulatorEngine implements BacktrackEngine {
     }
     this.#saveRecord(record)
     this.#status = 'backtracking'
-    this.#running = this.#apply(record, to, policy).catch((error: unknown) => {
-      // Only a crashed (closed) engine gets here: its log is gone, and so is the request's outcome.
-      if (!this.#closed)
-        this.#options.logger?.warn(`backtrack ${record.BacktrackIdentifier}: ${(error as Error).message}`)
-    })
+    this.#applying = true
+    this.#running = this.#apply(record, to, policy)
+      .catch((error: unknown) => {
+        // Only a crashed (closed) engine gets here: its log is gone, and so is the request's outcome.
+        if (!this.#closed)
+          this.#options.logger?.warn(`backtrack ${record.BacktrackIdentifier}: ${(error as Error).message}`)
+      })
+      .finally(() => (this.#applying = false))
     return record
   }
 
   async #apply(record: DBClusterBacktrack, toMicros: number, policy: SessionPolicy): Promise<void> {
-    const gate = this.#options.gate
-    const sessions = this.#sessions
-    let readOnly = false
-    let locked = false
-    let paused = false
-    let session: PoolConnection | undefined
+    const held: Held = { readOnly: false, locked: false, paused: false }
+    let capturePaused = false
     let outcome: { stats: ApplyStats; applyMillis: number; phases: Record<string, number> } | undefined
     let failure: Error | undefined
+    // Whether the server's data is as before the request (so a failure can say "left as it was").
+    let asBefore = true
+    // Stopped while waiting for the server: the record stays `applying`, and the next start finishes it.
+    let unfinished = false
     const started = performance.now()
     const phases: Record<string, number> = {}
     let phaseStarted = started
@@ -320,84 +343,173 @@ export class SimulatorEngine implements BacktrackEngine {
     try {
       if (this.#options.pendingMillis) await sleep(this.#options.pendingMillis)
       phase('pending')
-      if (policy === 'close-all') {
-        if (gate !== undefined) {
-          await gate.pause()
-          paused = true
-        }
-        // Aurora: the database is paused; a client that reconnects is refused until the cluster is available.
-        locked = true
-        await sessions.lockAccounts()
-        await sessions.close('all')
-      } else {
-        // Sessions whose transaction saw the old state, or that hold locks the rewind needs, cannot go on.
-        await sessions.close('busy')
-      }
-      phase('close')
-      readOnly = true
-      await sessions.holdWrites()
-      // A statement that began before writes were held off: close it too.
-      await sessions.close(policy === 'close-all' ? 'all' : 'busy')
-      phase('holdWrites')
+      await this.#quiesce(policy, held, phase)
       await this.#capture.catchUp()
       phase('catchUp')
       this.#capture.pause()
+      capturePaused = true
       this.#saveRecord(Object.assign(record, { Status: 'applying', BacktrackedFrom: dateOf(this.#clock.nowMicros()) }))
       const from = this.#log.headView()
       const targetLsn = this.#log.lsnAt(toMicros)
       const to = this.#log.viewAt(targetLsn)
-      session = await this.#admin.getConnection()
-      const executor = new BacktrackExecutor(session, this.#log)
-      await executor.prepareSession()
-      const applyStarted = performance.now()
-      let stats: ApplyStats
+      // The executor reads through its own connection: a cursor left open by a failed load must never keep the
+      // log's writer (the capture, this record) from committing.
+      const reader = new PageLog(this.#log.path, { readonly: true })
       try {
-        stats = await executor.apply(from, to)
-      } catch (error) {
-        // Put the server back where it was, so the cluster stays consistent and usable.
-        await executor.apply(to, from).catch(() => undefined)
-        throw error
+        const applyStarted = performance.now()
+        try {
+          const stats = await this.#converge(record, reader, from, to, policy, held)
+          const applyMillis = performance.now() - applyStarted
+          phase('apply')
+          this.#log.begin()
+          const lsn = this.#log.nextLsn()
+          const stamp = this.#capture.stampNow()
+          this.#log.putTxn({
+            lsn,
+            commitMicros: stamp,
+            kind: 'backtrack',
+            gtid: null,
+            sql: `BACKTRACK TO ${formatRdsTime(record.BacktrackTo)} (${record.BacktrackIdentifier})`,
+            changes: 0,
+            targetLsn,
+          })
+          this.#log.flush()
+          phase('record')
+          this.#capture.resyncAfterRewind(from)
+          phase('resync')
+          outcome = { stats, applyMillis, phases }
+        } catch (error) {
+          if (error instanceof StoppedWaiting) throw error
+          failure = error as Error
+          asBefore = false
+          // Put the server back where it was, so the cluster stays consistent and usable.
+          await this.#converge(record, reader, to, from, policy, held)
+          asBefore = true
+        }
+      } finally {
+        reader.close()
       }
-      const applyMillis = performance.now() - applyStarted
-      phase('apply')
-      this.#log.begin()
-      const lsn = this.#log.nextLsn()
-      const stamp = this.#capture.stampNow()
-      this.#log.putTxn({
-        lsn,
-        commitMicros: stamp,
-        kind: 'backtrack',
-        gtid: null,
-        sql: `BACKTRACK TO ${formatRdsTime(record.BacktrackTo)} (${record.BacktrackIdentifier})`,
-        changes: 0,
-        targetLsn,
-      })
-      this.#log.flush()
-      phase('record')
-      this.#capture.resyncAfterRewind(from)
-      phase('resync')
-      outcome = { stats, applyMillis, phases }
     } catch (error) {
-      failure = error as Error
+      if (error instanceof StoppedWaiting) unfinished = true
+      else if (failure === undefined) failure = error as Error
+      else failure = new Error(`${failure.message}; undoing it failed too: ${(error as Error).message}`)
     } finally {
-      this.#capture.resume()
-      // The executor's session settings (sql_log_bin = 0, ...) must not leak into other uses of the pool.
-      session?.destroy()
-      if (readOnly) await sessions.releaseWrites().catch(() => undefined)
-      if (locked) {
-        await sessions.unlockAccounts().catch((error: Error) => {
-          this.#options.logger?.warn(`client accounts stay locked (the next start unlocks them): ${error.message}`)
-        })
-      }
-      if (paused) gate!.resume()
+      if (capturePaused) this.#capture.resume()
+      await this.#release(held)
       // Letting clients back in: writes released, accounts unlocked, held connections forwarded.
       phase('unpause')
     }
+    if (unfinished) {
+      this.#options.logger?.warn(
+        `backtrack ${record.BacktrackIdentifier} is left applying (the cluster stopped while it waited for the server); the next start finishes it`,
+      )
+      return
+    }
     // Only now, with clients let back in and writable, in one step: the record's outcome and `available`.
     try {
-      this.#finish(record, started, outcome, failure)
+      this.#finish(record, started, outcome, failure, asBefore)
     } finally {
       this.#status = 'available'
+    }
+  }
+
+  /**
+   * Quiets the server for a rewind: client sessions closed (all, or the busy ones), logins refused ('close-all'),
+   * client writes held off. Run again after the server restarted, since read_only does not survive a restart.
+   */
+  async #quiesce(policy: SessionPolicy, held: Held, phase: (name: string) => void = () => {}): Promise<void> {
+    const sessions = this.#sessions
+    const gate = this.#options.gate
+    if (policy === 'close-all') {
+      if (gate !== undefined && !held.paused) {
+        await gate.pause()
+        held.paused = true
+      }
+      // Aurora: the database is paused; a client that reconnects is refused until the cluster is available.
+      held.locked = true
+      await sessions.lockAccounts()
+      await sessions.close('all')
+    } else {
+      // Sessions whose transaction saw the old state, or that hold locks the rewind needs, cannot go on.
+      await sessions.close('busy')
+    }
+    phase('close')
+    held.readOnly = true
+    await sessions.holdWrites()
+    // A statement that began before writes were held off: close it too.
+    await sessions.close(policy === 'close-all' ? 'all' : 'busy')
+    phase('holdWrites')
+  }
+
+  /** Lets clients back in; what fails here is logged (the next start unlocks accounts left locked). */
+  async #release(held: Held): Promise<void> {
+    if (held.readOnly) {
+      await this.#sessions.releaseWrites().catch((error: Error) => {
+        this.#options.logger?.warn(`could not turn read_only off: ${error.message}`)
+      })
+    }
+    if (held.locked) {
+      await this.#sessions.unlockAccounts().catch((error: Error) => {
+        this.#options.logger?.warn(`client accounts stay locked (the next start unlocks them): ${error.message}`)
+      })
+    }
+    if (held.paused) this.#options.gate!.resume()
+  }
+
+  /**
+   * Makes the server's data equal to `to`, starting from `from`. Every step of the executor is idempotent, so when
+   * the server goes away in the middle (killed, restarted) this waits until it answers again, quiets it again and
+   * runs the whole rewind again: it converges on `to`. Any other error is thrown.
+   */
+  async #converge(
+    record: DBClusterBacktrack,
+    reader: PageLog,
+    from: View,
+    to: View,
+    policy: SessionPolicy,
+    held: Held,
+  ): Promise<ApplyStats> {
+    for (;;) {
+      let session: PoolConnection | undefined
+      try {
+        session = await this.#admin.getConnection()
+        const executor = new BacktrackExecutor(session, reader)
+        await executor.prepareSession()
+        return await executor.apply(from, to)
+      } catch (error) {
+        if (!isServerGone(error)) throw error
+        this.#options.logger?.warn(
+          `backtrack ${record.BacktrackIdentifier}: the server went away while applying (${(error as Error).message}); applying it again once the server is back`,
+        )
+        await this.#waitForServer()
+        await this.#quiesce(policy, held)
+      } finally {
+        // The executor's session settings (sql_log_bin = 0, ...) must not leak into other uses of the pool.
+        session?.destroy()
+      }
+    }
+  }
+
+  /** Waits until the server answers again; throws `StoppedWaiting` when the engine is being closed. */
+  async #waitForServer(): Promise<void> {
+    const started = Date.now()
+    let reported = started
+    for (;;) {
+      if (this.#stopping) throw new StoppedWaiting()
+      try {
+        await this.#admin.query('SELECT 1')
+        this.#options.logger?.info(`the server answers again after ${Math.round((Date.now() - started) / 1000)} s`)
+        return
+      } catch (error) {
+        if (!isServerGone(error)) throw error
+      }
+      if (Date.now() - reported >= 30_000) {
+        reported = Date.now()
+        this.#options.logger?.warn(
+          `still waiting for the server (${Math.round((reported - started) / 1000)} s); the backtrack finishes once it is back`,
+        )
+      }
+      await sleep(250)
     }
   }
 
@@ -406,6 +518,7 @@ export class SimulatorEngine implements BacktrackEngine {
     started: number,
     outcome: { stats: ApplyStats; applyMillis: number; phases: Record<string, number> } | undefined,
     failure: Error | undefined,
+    asBefore: boolean,
   ): void {
     if (outcome !== undefined) {
       this.#saveRecord(Object.assign(record, { Status: 'completed' }))
@@ -414,20 +527,34 @@ export class SimulatorEngine implements BacktrackEngine {
         `backtrack ${record.BacktrackIdentifier} to ${formatRdsTime(record.BacktrackTo)} completed in ${Math.round(performance.now() - started)} ms (${JSON.stringify(outcome.stats)})`,
       )
     } else {
-      this.#saveRecord(Object.assign(record, { Status: 'failed' }))
-      this.#failures.set(record.BacktrackIdentifier, failure?.message ?? 'unknown error')
+      const reason =
+        `${failure?.message ?? 'unknown error'}; ` +
+        (asBefore
+          ? 'the cluster was left as it was'
+          : "the cluster's data may be partly rewound: `backtrack verify` shows which tables differ from the page log")
+      this.#saveRecord(Object.assign(record, { Status: 'failed' }), reason)
       this.#lastOutcome = { record: { ...record } }
-      this.#options.logger?.warn(`backtrack ${record.BacktrackIdentifier} failed: ${failure?.message}`)
+      this.#options.logger?.warn(`backtrack ${record.BacktrackIdentifier} failed: ${reason}`)
     }
   }
 
-  #saveRecord(record: DBClusterBacktrack): void {
-    this.#log.putBacktrackRequest(record.BacktrackIdentifier, micros(record.BacktrackRequestCreationTime), record)
+  /** Stores the request's record; a failed one keeps its reason (what `waitForBacktrack` and events say). */
+  #saveRecord(record: DBClusterBacktrack, failureReason?: string): void {
+    if (failureReason !== undefined) this.#failures.set(record.BacktrackIdentifier, failureReason)
+    this.#log.putBacktrackRequest(
+      record.BacktrackIdentifier,
+      micros(record.BacktrackRequestCreationTime),
+      failureReason === undefined ? record : { ...record, FailureReason: failureReason },
+    )
   }
 
   #records(): DBClusterBacktrack[] {
     return this.#log.backtrackRequests().map((raw) => {
       const record = raw as Record<string, string>
+      // A failure's reason outlives the process that saw it.
+      if (record.FailureReason !== undefined && !this.#failures.has(record.BacktrackIdentifier!)) {
+        this.#failures.set(record.BacktrackIdentifier!, record.FailureReason)
+      }
       return {
         DBClusterIdentifier: record.DBClusterIdentifier!,
         BacktrackIdentifier: record.BacktrackIdentifier!,
@@ -462,8 +589,13 @@ export class SimulatorEngine implements BacktrackEngine {
         cadence: { pollMs: 50, maxPollMs: 50 },
         clock: {
           now: () => Date.now(),
-          sleep: (ms, signal) =>
-            Promise.race([this.#running ?? Promise.resolve(), systemPollClock.sleep(ms, signal)]).then(() => {}),
+          // Woken early when the running backtrack ends; a settled one must not turn this into a busy loop (it did:
+          // with a record left unfinished, the loop starved the event loop and filled the heap with timers).
+          sleep: (ms, signal) => {
+            const running = this.#applying ? this.#running : undefined
+            const sleeping = systemPollClock.sleep(ms, signal)
+            return (running === undefined ? sleeping : Promise.race([running, sleeping])).then(() => {})
+          },
         },
       },
       options,
@@ -529,6 +661,14 @@ export class SimulatorEngine implements BacktrackEngine {
     return this.#sessions.count()
   }
 
+  /**
+   * A rewind waiting for its server to come back (killed, restarting) stops waiting: its record stays `applying`
+   * and the next start finishes it. For shutting down; `close()` does it too.
+   */
+  stopWaitingForServer(): void {
+    this.#stopping = true
+  }
+
   /** Resolves when no backtrack is running. */
   async idle(): Promise<void> {
     await this.#running
@@ -549,6 +689,7 @@ export class SimulatorEngine implements BacktrackEngine {
 
   async close(): Promise<void> {
     if (this.#closed) return
+    this.#stopping = true
     await this.#running
     this.#closed = true
     await this.#capture.stop()

@@ -21,6 +21,7 @@ import {
 } from '@backtrack/mysql-server'
 import { SimulatorEngine } from '../simulator-engine.js'
 import { DATA_DIR } from './data-dir.js'
+import { SupervisedServer } from './supervised-server.js'
 
 /** Where a cluster's server comes from (`auto` is resolved by the caller). */
 export type LocalServerSource = 'private' | 'container' | 'url'
@@ -64,6 +65,7 @@ export class ClusterNode implements BacktrackEngine {
   readonly #watchers = new Set<Promise<void>>()
   #deleting = false
   #closing: Promise<void> | undefined
+  readonly #stopWatching = new AbortController()
 
   private constructor(options: ClusterNodeOptions, server: StartedMysqlServer, engine: SimulatorEngine) {
     this.#options = options
@@ -92,15 +94,24 @@ export class ClusterNode implements BacktrackEngine {
       // after a kill -9 of that process the server keeps running and the next `up` adopts it.
       // The server itself is the cluster's SQL endpoint (no proxy in the data path): it listens on the cluster's host
       // and SQL port. Without a port it keeps the one of its previous start when that is free.
-      server = await startPrivateServer({
-        ...app,
+      const start = (port?: number) =>
+        startPrivateServer({
+          ...app,
+          logger,
+          dataDir: DATA_DIR.serverDir(options.dataDir),
+          detached: true,
+          host: options.host,
+          ...(port ? { port } : {}),
+        })
+      const started = await start(options.sqlPort)
+      // A managed database restarts an instance whose server died; so does the cluster, on the same address.
+      server = new SupervisedServer(started, {
+        restart: () => start(started.port),
         logger,
-        dataDir: DATA_DIR.serverDir(options.dataDir),
-        detached: true,
-        host: options.host,
-        ...(options.sqlPort ? { port: options.sqlPort } : {}),
+        onEvent: (message) => node?.emitEvent(message, ['availability']),
       })
     }
+    let node: ClusterNode | undefined
     try {
       if (server.adopted === true) {
         // A backtrack interrupted by a kill -9 may have left the server read-only.
@@ -122,7 +133,8 @@ export class ClusterNode implements BacktrackEngine {
         region: options.region,
         ...(options.pendingMillis === undefined ? {} : { pendingMillis: options.pendingMillis }),
       })
-      return new ClusterNode(options, server, engine)
+      node = new ClusterNode(options, server, engine)
+      return node
     } catch (error) {
       await server.stop().catch(() => undefined)
       throw error
@@ -131,6 +143,11 @@ export class ClusterNode implements BacktrackEngine {
 
   get arn(): string {
     return `arn:aws:rds:${this.#options.region}:000000000000:cluster:${this.clusterIdentifier}`
+  }
+
+  /** Records an event of this cluster (what `DescribeEvents` returns). */
+  emitEvent(message: string, categories: string[]): void {
+    this.#emit(message, categories)
   }
 
   #emit(message: string, categories: string[] = ['backtrack']): void {
@@ -167,13 +184,17 @@ export class ClusterNode implements BacktrackEngine {
     const watcher = this.engine
       .waitForBacktrack(record.BacktrackIdentifier, {
         pollMs: 20,
+        signal: this.#stopWatching.signal,
         onProgress: (progress) => {
           if (progress.Status === 'applying') this.#emit(`Backtrack to ${to} started.`)
         },
       })
       .then(
         () => this.#emit(`Backtrack to ${to} completed.`),
-        (error: Error) => this.#emit(`Backtrack to ${to} failed: ${error.message}`),
+        (error: Error) => {
+          // Stopped while it was unfinished: the next start finishes it and says so.
+          if (!this.#stopWatching.signal.aborted) this.#emit(`Backtrack to ${to} failed: ${error.message}`)
+        },
       )
       .finally(() => this.#watchers.delete(watcher))
     this.#watchers.add(watcher)
@@ -244,7 +265,10 @@ export class ClusterNode implements BacktrackEngine {
   /** Stops the engine (after a running backtrack) and the server, in that order. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      // A rewind waiting for a server that does not come back stops waiting (the next start finishes it).
+      this.engine.stopWaitingForServer()
       await this.engine.idle()
+      this.#stopWatching.abort()
       await Promise.all(this.#watchers)
       await this.engine.close()
       await this.server.stop()
@@ -254,6 +278,8 @@ export class ClusterNode implements BacktrackEngine {
 
   /** As a kill -9 would leave it: the page log and the server are not shut down (tests). */
   async crash(): Promise<void> {
+    if (this.server instanceof SupervisedServer) this.server.detach()
+    this.#stopWatching.abort()
     await this.engine.crash()
   }
 }
