@@ -24,6 +24,7 @@ import type { StartedMysqlServer } from '@backtrack/mysql-server'
 import { comparePositions, formatPosition } from './binlog-position.js'
 import { isSystemDatabase, prepareSession, readTableRows, readTableSchema } from './schema-reader.js'
 import { ShadowSchema } from './shadow-schema.js'
+import { isServerGone } from '../server-gone.js'
 import { CommitStamper } from './timestamps.js'
 
 export interface CaptureLogger {
@@ -250,6 +251,8 @@ export class Capture {
     try {
       await this.#shadowWork
     } catch (error) {
+      // The server went away (killed, restarting): the reconnect rebuilds the shadow from the log anyway.
+      if (isServerGone(error)) throw error
       throw new BacktrackError(
         'CaptureFault',
         `the shadow schema could not follow a backtrack: ${(error as Error).message}`,
@@ -401,6 +404,8 @@ export class Capture {
         this.#txn = undefined
         this.#batchChanges = 0
         this.#processed = this.#committed
+        this.#shadowPending = false
+        this.#shadowWork = Promise.resolve()
         await this.#admin.end().catch(() => undefined)
         await this.#connectAdmin()
         // The full resync below supersedes whatever shadow DDL a rewind left to do on the old connection.
