@@ -14,12 +14,25 @@ export const ERROR_CODES = {
   DBClusterNotFoundFault: { httpStatus: 404, fault: 'Sender' },
   DBClusterBacktrackNotFoundFault: { httpStatus: 404, fault: 'Sender' },
   DBClusterAlreadyExistsFault: { httpStatus: 400, fault: 'Sender' },
+  // Instance faults: these are the codes RDS sends (its model names the shapes DBInstanceNotFoundFault, ...).
+  DBInstanceNotFound: { httpStatus: 404, fault: 'Sender' },
+  DBInstanceAlreadyExists: { httpStatus: 400, fault: 'Sender' },
+  InvalidDBInstanceState: { httpStatus: 400, fault: 'Sender' },
+  InsufficientDBInstanceCapacity: { httpStatus: 400, fault: 'Sender' },
+  InsufficientStorageClusterCapacity: { httpStatus: 400, fault: 'Sender' },
+  InvalidRestoreFault: { httpStatus: 400, fault: 'Sender' },
   InvalidDBClusterStateFault: { httpStatus: 400, fault: 'Sender' },
   InvalidParameterValue: { httpStatus: 400, fault: 'Sender' },
   InvalidParameterCombination: { httpStatus: 400, fault: 'Sender' },
   MissingParameter: { httpStatus: 400, fault: 'Sender' },
   InvalidAction: { httpStatus: 400, fault: 'Sender' },
-  MalformedQueryString: { httpStatus: 400, fault: 'Sender' },
+  MissingAction: { httpStatus: 400, fault: 'Sender' },
+  // AWS's common errors list it as 404.
+  MalformedQueryString: { httpStatus: 404, fault: 'Sender' },
+  // What AWS's JSON and CBOR protocols answer a body they cannot read.
+  SerializationException: { httpStatus: 400, fault: 'Sender' },
+  // CloudWatch: a NextToken it did not hand out.
+  InvalidNextToken: { httpStatus: 400, fault: 'Sender' },
   RequestEntityTooLarge: { httpStatus: 413, fault: 'Sender' },
   SignatureDoesNotMatch: { httpStatus: 403, fault: 'Sender' },
   InvalidClientTokenId: { httpStatus: 403, fault: 'Sender' },

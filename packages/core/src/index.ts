@@ -13,6 +13,7 @@ export {
   BACKTRACK_STATUSES,
   CLUSTER_STATUSES,
   MAX_BACKTRACK_WINDOW_SECONDS,
+  SIMULATED_CLUSTER_TAG,
   type BacktrackFilter,
   type BacktrackFilterName,
   type BacktrackInput,

@@ -16,6 +16,12 @@ export type ClusterStatus = (typeof CLUSTER_STATUSES)[number]
 export const BACKTRACK_STATUSES = ['pending', 'applying', 'completed', 'failed'] as const
 export type BacktrackStatus = (typeof BACKTRACK_STATUSES)[number]
 
+/**
+ * The tag every cluster of the simulator's RDS endpoint carries. Its `aws:` prefix is reserved by AWS (no user can
+ * add it to a real resource), so a client that sees it knows it talks to a simulator, whatever the endpoint's address.
+ */
+export const SIMULATED_CLUSTER_TAG = { Key: 'aws:backtrack:simulated', Value: 'true' } as const
+
 /** Largest backtrack window Aurora accepts, in seconds (72 hours). */
 export const MAX_BACKTRACK_WINDOW_SECONDS = 259_200
 
@@ -40,12 +46,14 @@ export interface DBCluster {
   /** Number of change records stored for Backtrack. */
   BacktrackConsumedChangeRecords: number
   LatestRestorableTime?: Date
+  /** Earliest time a point-in-time restore can go back to (the start of the history the cluster keeps). */
+  EarliestRestorableTime?: Date
 }
 
 /** One RDS event as `DescribeEvents` returns it (a cluster created, deleted, backtracked); member names are the RDS API's. */
 export interface RdsEvent {
   SourceIdentifier: string
-  SourceType: 'db-cluster'
+  SourceType: 'db-cluster' | 'db-instance'
   Message: string
   EventCategories: string[]
   Date: Date

@@ -85,6 +85,28 @@ export class QueryParams {
     return items.sort((a, b) => a[0] - b[0]).map(([, value]) => value)
   }
 
+  /** Every parameter name, in the order received (the fuzz test and unknown-member checks read them). */
+  names(): string[] {
+    return [...this.#values.keys()]
+  }
+
+  /** `Prefix.Member.N.Field` for each of `fields`, in index order: `Tags.Tag.1.Key`, `Tags.Tag.1.Value`, … */
+  structs<F extends string>(prefix: string, memberName: string, fields: readonly F[]): Record<F, string | undefined>[] {
+    const pattern = new RegExp(`^${escapeRegExp(prefix)}\\.${escapeRegExp(memberName)}\\.(\\d+)\\.`)
+    const indexes = new Set<number>()
+    for (const name of this.#values.keys()) {
+      const match = pattern.exec(name)
+      if (match?.[1] !== undefined) indexes.add(Number(match[1]))
+    }
+    return [...indexes]
+      .sort((a, b) => a - b)
+      .map((index) => {
+        const item = {} as Record<F, string | undefined>
+        for (const field of fields) item[field] = this.#values.get(`${prefix}.${memberName}.${index}.${field}`)
+        return item
+      })
+  }
+
   /** `Filters.Filter.N.Name` with `Filters.Filter.N.Values.Value.M`; a filter without a name is `MissingParameter`. */
   filters(): QueryFilter[] {
     const indexes = new Set<number>()

@@ -189,7 +189,7 @@ describe('RDS endpoint with the real @aws-sdk/client-rds', () => {
     const events = await rds.send(
       new DescribeEventsCommand({ SourceType: 'db-cluster', SourceIdentifier: 'sdk-cluster', Duration: 60 }),
     )
-    expect(events.Events?.map((event) => event.Message)).toEqual(['DB cluster created'])
+    expect(events.Events?.map((event) => event.Message)).toEqual(['DB cluster created.'])
     expect(events.Events?.[0]?.Date).toBeInstanceOf(Date)
     expect(events.Events?.[0]?.EventCategories).toEqual(['creation'])
     const deleted = await rds.send(

@@ -498,7 +498,7 @@ describe('CreateDBCluster and DeleteDBCluster', () => {
       DBClusterIdentifier: 'New-Cluster',
       Engine: 'aurora-mysql',
       BacktrackWindow: '7200',
-      MasterUsername: 'root',
+      MasterUsername: 'labuser',
       MasterUserPassword: 'secret123',
       DatabaseName: 'app',
     })
@@ -506,7 +506,7 @@ describe('CreateDBCluster and DeleteDBCluster', () => {
     expect(created.body).toContain('<CreateDBClusterResult><DBCluster><')
     expect(text(created.body, 'DBClusterIdentifier')).toBe('new-cluster')
     expect(text(created.body, 'BacktrackWindow')).toBe('7200')
-    expect(text(created.body, 'MasterUsername')).toBe('root')
+    expect(text(created.body, 'MasterUsername')).toBe('labuser')
     expect(text(created.body, 'DatabaseName')).toBe('app')
     const listed = await call({ Action: 'DescribeDBClusters' })
     expect(texts(listed.body, 'DBClusterIdentifier')).toContain('new-cluster')
@@ -525,12 +525,23 @@ describe('CreateDBCluster and DeleteDBCluster', () => {
   })
 
   it('creates with backtracking disabled when no window is given (the RDS default)', async () => {
-    const created = await call({ Action: 'CreateDBCluster', DBClusterIdentifier: 'plain', Engine: 'aurora-mysql' })
+    const created = await call({
+      Action: 'CreateDBCluster',
+      DBClusterIdentifier: 'plain',
+      Engine: 'aurora-mysql',
+      MasterUsername: 'admin',
+      MasterUserPassword: 'password-1',
+    })
     expect(text(created.body, 'BacktrackWindow')).toBe('0')
   })
 
   it('refuses other engines, duplicates and bad windows, creating nothing', async () => {
-    const base = { Action: 'CreateDBCluster', DBClusterIdentifier: 'pg-cluster' }
+    const base = {
+      Action: 'CreateDBCluster',
+      DBClusterIdentifier: 'pg-cluster',
+      MasterUsername: 'admin',
+      MasterUserPassword: 'password-1',
+    }
     const cases: [Record<string, string>, string][] = [
       [{ Engine: 'aurora-postgresql' }, 'InvalidParameterValue'],
       [{ Engine: 'aurora-postgresql', BacktrackWindow: '3600' }, 'InvalidParameterCombination'],
@@ -581,7 +592,7 @@ describe('DescribeEvents', () => {
       'Backtrack to 2026-11-24T11:59:00Z completed.',
     ])
     const withCreation = await call({ Action: 'DescribeEvents', Duration: '120' })
-    expect(texts(withCreation.body, 'Message')[0]).toBe('DB cluster created')
+    expect(texts(withCreation.body, 'Message')[0]).toBe('DB cluster created.')
     expect(response.body).toContain(
       '<Event><SourceIdentifier>labstack-cluster</SourceIdentifier><SourceType>db-cluster</SourceType>',
     )
@@ -596,11 +607,11 @@ describe('DescribeEvents', () => {
       texts((await call({ Action: 'DescribeEvents', ...params })).body, 'Message')
     expect(await messages({ Duration: '5' })).toHaveLength(2)
     expect(await messages({ StartTime: '2026-11-24T10:00:00Z', EndTime: '2026-11-24T11:30:00Z' })).toEqual([
-      'DB cluster created',
+      'DB cluster created.',
     ])
     expect(
       await messages({ StartTime: '2026-11-24T10:00:00Z', 'EventCategories.EventCategory.1': 'creation' }),
-    ).toEqual(['DB cluster created'])
+    ).toEqual(['DB cluster created.'])
     expect(
       await messages({ SourceType: 'db-cluster', SourceIdentifier: 'LABSTACK-CLUSTER', Duration: '5' }),
     ).toHaveLength(2)
@@ -653,7 +664,7 @@ describe('protocol errors', () => {
     }
   })
 
-  it('answers a missing Action or Version with MissingParameter, and another Version with InvalidAction', async () => {
+  it('answers a missing Action with MissingAction, a missing Version with MissingParameter, another Version with InvalidAction', async () => {
     const noAction = await app.inject({
       method: 'POST',
       url: '/',
@@ -662,8 +673,8 @@ describe('protocol errors', () => {
     })
     expect(errorOf(noAction)).toMatchObject({
       status: 400,
-      code: 'MissingParameter',
-      message: 'The request must contain the parameter Action',
+      code: 'MissingAction',
+      message: 'The request must contain the parameter Action.',
     })
     const noVersion = await app.inject({
       method: 'POST',
@@ -693,7 +704,7 @@ describe('protocol errors', () => {
       headers: { 'content-type': 'application/json' },
       payload: JSON.stringify({ Action: 'DescribeDBClusters', Version: '2014-10-31' }),
     })
-    expect(errorOf(json)).toMatchObject({ status: 400, type: 'Sender', code: 'MalformedQueryString' })
+    expect(errorOf(json)).toMatchObject({ status: 404, type: 'Sender', code: 'MalformedQueryString' })
     expect(json.headers['x-amzn-requestid']).toMatch(UUID)
   })
 
@@ -704,12 +715,12 @@ describe('protocol errors', () => {
       headers: { 'content-type': FORM },
       payload: 'Action=DescribeDBClusters&Version=2014-10-31&DBClusterIdentifier=%ZZ',
     })
-    expect(errorOf(body)).toMatchObject({ status: 400, code: 'MalformedQueryString' })
+    expect(errorOf(body)).toMatchObject({ status: 404, code: 'MalformedQueryString' })
     const url = await app.inject({ method: 'GET', url: '/?Action=DescribeDBClusters&Version=2014-10-31&x=%E0%A4%A' })
-    expect(errorOf(url)).toMatchObject({ status: 400, code: 'MalformedQueryString' })
+    expect(errorOf(url)).toMatchObject({ status: 404, code: 'MalformedQueryString' })
     expect(url.headers['x-amzn-requestid']).toMatch(UUID)
     const path = await app.inject({ method: 'GET', url: '/%zz?Action=DescribeDBClusters&Version=2014-10-31' })
-    expect(errorOf(path)).toMatchObject({ status: 400, code: 'MalformedQueryString' })
+    expect(errorOf(path)).toMatchObject({ status: 404, code: 'MalformedQueryString' })
     expect(path.headers['x-amzn-requestid']).toMatch(UUID)
   })
 
@@ -718,7 +729,7 @@ describe('protocol errors', () => {
     expect(response.statusCode).toBe(200)
     expect(texts(response.body, 'DBClusterIdentifier')).toEqual(['labstack-cluster'])
     const bare = await app.inject({ method: 'GET', url: '/' })
-    expect(errorOf(bare)).toMatchObject({ status: 400, code: 'MissingParameter' })
+    expect(errorOf(bare)).toMatchObject({ status: 400, code: 'MissingAction' })
   })
 
   it('answers other methods and paths with InvalidAction in the XML envelope', async () => {
@@ -748,15 +759,11 @@ describe('protocol errors', () => {
 
   it('answers an unexpected exception with InternalFailure (500) and logs it', async () => {
     const lines: string[] = []
-    const broken: ClusterRegistry = {
-      get: () => undefined,
+    const broken: ClusterRegistry = Object.assign(Object.create(registry) as FakeClusterRegistry, {
       list: () => {
         throw new TypeError('registry exploded')
       },
-      create: () => Promise.reject(new Error('unused')),
-      delete: () => Promise.reject(new Error('unused')),
-      events: () => [],
-    }
+    })
     const brokenApp = buildRdsEndpoint({
       registry: broken,
       logger: { level: 'error', stream: { write: (line: string) => void lines.push(line) } },

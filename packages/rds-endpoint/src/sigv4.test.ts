@@ -60,7 +60,7 @@ describe('verifySignature', () => {
 
   function codeOf(request: SignedRequest, now = new Date('2015-08-30T12:40:00Z')): string | undefined {
     try {
-      verifySignature(request, keys, 'us-east-1', now)
+      verifySignature(request, keys, 'us-east-1', { now })
       return undefined
     } catch (error) {
       if (error instanceof BacktrackError) return error.code

@@ -18,7 +18,6 @@ export interface SignedRequest {
 }
 
 const ALGORITHM = 'AWS4-HMAC-SHA256'
-const SERVICE = 'rds'
 // AWS refuses signatures more than 15 minutes away from its own clock.
 const MAX_CLOCK_SKEW_MS = 15 * 60_000
 
@@ -124,7 +123,7 @@ function parseAuthorization(header: string): ParsedAuthorization {
   if (credential.split('/').length !== 5 || terminator !== 'aws4_request') {
     throw new BacktrackError(
       'SignatureDoesNotMatch',
-      `Credential should be scoped to a valid region and service: "${credential}" is not <key>/<date>/<region>/${SERVICE}/aws4_request.`,
+      `Credential should be scoped to a valid region and service: "${credential}" is not <key>/<date>/<region>/<service>/aws4_request.`,
     )
   }
   return {
@@ -148,8 +147,10 @@ export function verifySignature(
   request: SignedRequest,
   keys: readonly AccessKey[],
   region: string,
-  now: Date = new Date(),
+  options: { service?: string; now?: Date } = {},
 ): void {
+  const service = options.service ?? 'rds'
+  const now = options.now ?? new Date()
   const header = headerValue(request.headers.authorization)
   if (header === undefined || header === '') {
     throw new BacktrackError('MissingAuthenticationToken', 'Request is missing Authentication Token')
@@ -159,8 +160,8 @@ export function verifySignature(
   if (key === undefined) {
     throw new BacktrackError('InvalidClientTokenId', 'The security token included in the request is invalid.')
   }
-  if (auth.service !== SERVICE) {
-    throw new BacktrackError('SignatureDoesNotMatch', `Credential should be scoped to correct service: '${SERVICE}'. `)
+  if (auth.service !== service) {
+    throw new BacktrackError('SignatureDoesNotMatch', `Credential should be scoped to correct service: '${service}'. `)
   }
   if (auth.region !== region) {
     throw new BacktrackError(

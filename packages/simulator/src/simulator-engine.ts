@@ -229,6 +229,8 @@ export class SimulatorEngine implements BacktrackEngine {
       ...(window > 0 ? { EarliestBacktrackTime: dateOf(this.#earliestMicros()) } : {}),
       BacktrackConsumedChangeRecords: this.#log.changeRecords,
       LatestRestorableTime: dateOf(this.#clock.nowMicros()),
+      // A point-in-time restore reads the page log, so it reaches as far back as a backtrack does.
+      EarliestRestorableTime: dateOf(this.#earliestMicros()),
     }
   }
 

@@ -10,7 +10,10 @@ import { join } from 'node:path'
  *     events.jsonl   the events DescribeEvents returns
  *     mysql/         the private server's data dir
  *     cluster/       the simulated cluster (page-log.sqlite: its history)
- *     clusters/<id>/ each cluster made with CreateDBCluster, laid out like the primary (mysql/, cluster/)
+ *     clusters/<id>/ each cluster made with CreateDBCluster or RestoreDBClusterToPointInTime, laid out like the
+ *                    primary (mysql/, cluster/, metrics.jsonl), with node.json (how to start it again)
+ *     rds-catalog.json what RDS keeps besides the data: instances, tags, clone groups
+ *     metrics.jsonl  the backtrack metrics CloudWatch serves
  */
 export const DATA_DIR = {
   stateFile: (dataDir: string) => join(dataDir, 'cluster.json'),
@@ -20,6 +23,9 @@ export const DATA_DIR = {
   engineDir: (dataDir: string) => join(dataDir, 'cluster'),
   pageLogFile: (dataDir: string) => join(dataDir, 'cluster', 'page-log.sqlite'),
   createdClustersDir: (dataDir: string) => join(dataDir, 'clusters'),
+  catalogFile: (dataDir: string) => join(dataDir, 'rds-catalog.json'),
+  metricsFile: (dataDir: string) => join(dataDir, 'metrics.jsonl'),
+  nodeFile: (clusterDir: string) => join(clusterDir, 'node.json'),
   /** The private server data dirs: the primary's and those of clusters made with CreateDBCluster. */
   serverDirs(dataDir: string): string[] {
     const clusters = DATA_DIR.createdClustersDir(dataDir)

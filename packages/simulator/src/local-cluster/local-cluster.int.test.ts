@@ -4,7 +4,9 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
   CreateDBClusterCommand,
+  CreateDBInstanceCommand,
   DeleteDBClusterCommand,
+  DeleteDBInstanceCommand,
   DescribeDBClustersCommand,
   DescribeEventsCommand,
   ModifyDBClusterCommand,
@@ -344,6 +346,15 @@ suite.sequential(`local cluster${skipNote}`, () => {
     expect(created.DBCluster).toMatchObject({ DBClusterIdentifier: 'second-cluster', BacktrackWindow: 3600 })
     const port = created.DBCluster!.Port!
     expect(port).not.toBe(cluster.info().sql.port)
+    // As in Aurora, the cluster answers SQL once it has a writer instance.
+    await rds.send(
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: 'second-writer',
+        DBClusterIdentifier: 'second-cluster',
+        DBInstanceClass: 'db.r6g.large',
+        Engine: 'aurora-mysql',
+      }),
+    )
     const conn = await mysql.createConnection({
       host: created.DBCluster!.Endpoint!,
       port,
@@ -353,7 +364,7 @@ suite.sequential(`local cluster${skipNote}`, () => {
     })
     await conn.query('CREATE TABLE t (id INT PRIMARY KEY)')
     await conn.end()
-    const node = cluster.registry.get('second-cluster')!
+    const node = cluster.registry.node('second-cluster')!
     const serverPid = node.server.pid!
 
     const modified = await rds.send(
@@ -366,6 +377,7 @@ suite.sequential(`local cluster${skipNote}`, () => {
     await expect(
       rds.send(new DeleteDBClusterCommand({ DBClusterIdentifier: 'labstack-cluster', SkipFinalSnapshot: true })),
     ).rejects.toMatchObject({ name: 'InvalidDBClusterStateFault' })
+    await rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: 'second-writer' }))
     const deleted = await rds.send(
       new DeleteDBClusterCommand({ DBClusterIdentifier: 'second-cluster', SkipFinalSnapshot: true }),
     )
@@ -379,8 +391,10 @@ suite.sequential(`local cluster${skipNote}`, () => {
 
     const events = await rds.send(new DescribeEventsCommand({ Duration: 60 }))
     const messages = events.Events?.map((event) => `${event.SourceIdentifier}: ${event.Message}`) ?? []
-    expect(messages).toContain('second-cluster: DB cluster created')
-    expect(messages).toContain('second-cluster: DB cluster deleted')
+    expect(messages).toContain('second-cluster: DB cluster created.')
+    expect(messages).toContain('second-writer: DB instance created.')
+    expect(messages).toContain('second-writer: DB instance deleted.')
+    expect(messages).toContain('second-cluster: DB cluster deleted.')
     expect(messages.some((m) => /^second-cluster: The target Backtrack window was modified to 7200/.test(m))).toBe(true)
     const backtrackEvents = await rds.send(
       new DescribeEventsCommand({ SourceIdentifier: 'labstack-cluster', EventCategories: ['backtrack'] }),

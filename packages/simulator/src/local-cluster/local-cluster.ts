@@ -53,6 +53,8 @@ export interface LocalClusterOptions {
    * `mount: (app, cluster) => mountConsole(app, cluster)`.
    */
   mount?: (app: FastifyInstance, cluster: StartedLocalCluster) => void | Promise<void>
+  /** How often each cluster samples its backtrack metrics (CloudWatch); default one minute. */
+  metricsIntervalMs?: number
 }
 
 /** What `up --json` prints: how to reach a running local cluster. */
@@ -178,6 +180,7 @@ async function startIn(
     region,
     logger: prefixed,
     ...(options.pendingMillis === undefined ? {} : { pendingMillis: options.pendingMillis }),
+    ...(options.metricsIntervalMs === undefined ? {} : { metricsIntervalMs: options.metricsIntervalMs }),
     onEvent: (event) => logger.info(`[${event.SourceIdentifier}] event: ${event.Message}`),
   })
   let app: FastifyInstance | undefined
@@ -198,6 +201,7 @@ async function startIn(
         logger: prefixed(identifier),
         ...(options.pendingMillis === undefined ? {} : { pendingMillis: options.pendingMillis }),
         onEvent: (event) => registry.addEvent(event),
+        ...registry.primaryNodeOptions(identifier),
       })
     let node: ClusterNode
     try {
@@ -213,7 +217,7 @@ async function startIn(
       }
       throw error
     }
-    registry.addPrimary(node)
+    await registry.addPrimary(node)
     await registry.resumeCreated()
 
     app = buildRdsEndpoint({
@@ -353,11 +357,10 @@ export class StartedLocalCluster implements AsyncDisposable {
       serverVersion: node.server.version,
       connections: { open: await node.engine.clientConnections() },
       clusters: await Promise.all(
-        registry.list().map(async (member) => ({
-          clusterIdentifier: member.clusterIdentifier,
-          status: (await member.describeCluster()).Status,
-          sqlPort: member.sqlAddress.port,
-        })),
+        registry.list().map(async (member) => {
+          const described = await member.describeCluster()
+          return { clusterIdentifier: member.clusterIdentifier, status: described.Status, sqlPort: described.Port }
+        }),
       ),
     }
   }
@@ -400,7 +403,7 @@ export class StartedLocalCluster implements AsyncDisposable {
         const { name, cluster } = request.query as Record<string, string | undefined>
         // `?cluster=<id>` marks that cluster of the endpoint (RdsEngine asks for the one it drives); default the primary.
         const node =
-          cluster === undefined || cluster === '' ? this.#parts.node : this.registry.get(cluster.toLowerCase())
+          cluster === undefined || cluster === '' ? this.#parts.node : this.registry.node(cluster.toLowerCase())
         if (node === undefined) throw clusterNotFound(cluster!)
         const at = name === undefined || name === '' ? await node.mark() : await node.namedMark(name)
         return { mark: at.toISOString() }
