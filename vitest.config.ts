@@ -7,6 +7,8 @@ export default defineConfig({
   resolve,
   ssr: { resolve: { conditions: ['source', 'import', 'node', 'default'], externalConditions: ['source'] } },
   test: {
+    // Records every response the RDS endpoint sends and checks them against AWS's service models at the end.
+    globalSetup: ['./vitest.model-check.ts'],
     reporters: ['default', 'json'],
     outputFile: { json: '.vitest-results.json' },
     projects: [
