@@ -1,10 +1,13 @@
 import type { Tag } from '@aws-sdk/client-rds'
-import { BacktrackError } from '@backtrack/core'
+import { BacktrackError, SIMULATED_CLUSTER_TAG } from '@backtrack/core'
 
 /** The tag that marks a real cluster as a testbed that backtrack may rewind without asking. */
 export const TESTBED_TAG = { key: 'backtrack-testbed', value: 'true' } as const
 
-/** True when `endpointUrl` names this machine (our local RDS-compatible endpoint), so nothing live is at stake. */
+/**
+ * True when `endpointUrl` names this machine. Only conveniences follow from it (default region and credentials, the
+ * exact-mark route); whether a backtrack is safe is asked of the endpoint ({@link isSimulatedCluster}).
+ */
 export function isLoopbackEndpoint(endpointUrl: string | undefined): boolean {
   if (endpointUrl === undefined || endpointUrl === '') return false
   let hostname: string
@@ -21,6 +24,14 @@ export function isLoopbackEndpoint(endpointUrl: string | undefined): boolean {
     bare === '::1' ||
     bare === '::ffff:127.0.0.1'
   )
+}
+
+/**
+ * True when a cluster's tags say it is the simulator's: `aws:backtrack:simulated=true`. AWS reserves `aws:` keys (no
+ * user can add one to a real resource), so real RDS never answers it, whatever address it is reached through.
+ */
+export function isSimulatedCluster(tags: readonly Tag[] | undefined): boolean {
+  return (tags ?? []).some((tag) => tag.Key === SIMULATED_CLUSTER_TAG.Key && tag.Value === SIMULATED_CLUSTER_TAG.Value)
 }
 
 export function hasTestbedTag(tags: readonly Tag[] | undefined): boolean {

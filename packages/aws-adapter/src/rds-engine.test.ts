@@ -44,6 +44,14 @@ function liveEngine(config: Partial<RdsEngineConfig> = {}): RdsEngine {
   return engine({ client: aws.rdsClient({ as: 'rds.us-east-1.amazonaws.com' }), ...config })
 }
 
+/** The cluster describes itself as the simulator's (its `aws:backtrack:simulated` tag): the live guard lets it through. */
+function simulatedCluster(): void {
+  aws.on(
+    'DescribeDBClusters',
+    describeClusters(clusterFields({ TagList: tags({ 'aws:backtrack:simulated': 'true' }) })),
+  )
+}
+
 function fakeClock(): PollClock & { sleeps: number[] } {
   let now = 1_000_000
   const sleeps: number[] = []
@@ -139,6 +147,7 @@ describe('describeCluster', () => {
 
 describe('backtrack', () => {
   it('sends BacktrackDBCluster and lower-cases the PENDING status real Aurora returns', async () => {
+    simulatedCluster()
     aws.on('BacktrackDBCluster', queryResult('BacktrackDBCluster', backtrackFields()))
     const record = await engine().backtrack({
       backtrackTo: new Date('2026-11-24T00:10:00.253Z'),
@@ -162,6 +171,7 @@ describe('backtrack', () => {
   })
 
   it('sends no optional flag that was not given', async () => {
+    simulatedCluster()
     aws.on('BacktrackDBCluster', queryResult('BacktrackDBCluster', backtrackFields()))
     await engine().backtrack({ backtrackTo: new Date('2026-11-24T00:10:00Z') })
     expect(Object.keys(aws.requests.at(-1)?.params ?? {})).toEqual([
@@ -178,6 +188,7 @@ describe('backtrack', () => {
   })
 
   it('fails loudly on a status outside the documented four', async () => {
+    simulatedCluster()
     aws.on('BacktrackDBCluster', queryResult('BacktrackDBCluster', backtrackFields({ Status: 'ROLLING_BACK' })))
     const error = await rejection(engine().backtrack({ backtrackTo: new Date() }))
     expect(error.code).toBe('InternalFailure')
@@ -469,10 +480,20 @@ describe('live-backtrack guard', () => {
     expect(actions()).toEqual(['BacktrackDBCluster'])
   })
 
-  it('does not apply to a loopback endpoint (the local simulator)', async () => {
+  it('guards a loopback endpoint that is not the simulator (a localhost proxy to real RDS)', async () => {
+    aws.on('DescribeDBClusters', describeClusters(clusterFields({ TagList: tags({ team: 'db' }) })))
     aws.on('BacktrackDBCluster', backtrackOk)
-    await engine().backtrack(to)
-    expect(actions()).toEqual(['BacktrackDBCluster'])
+    expect(aws.url).toMatch(/^http:\/\/127\.0\.0\.1:/)
+    expect((await rejection(engine().backtrack(to))).code).toBe('LiveBacktrackNotConfirmed')
+    expect(actions()).toEqual(['DescribeDBClusters'])
+  })
+
+  it('knows the simulator by the aws:backtrack:simulated tag its clusters carry, whatever its address', async () => {
+    simulatedCluster()
+    aws.on('BacktrackDBCluster', backtrackOk)
+    expect((await liveEngine().backtrack(to)).Status).toBe('pending')
+    expect((await engine().backtrack(to)).Status).toBe('pending')
+    expect(actions()).toEqual(['DescribeDBClusters', 'BacktrackDBCluster', 'DescribeDBClusters', 'BacktrackDBCluster'])
   })
 
   it('also guards the irreversible window of 0, but not other windows', async () => {
@@ -629,16 +650,17 @@ describe('the SQL side', () => {
 })
 
 describe('configuration', () => {
-  it('honours AWS_ENDPOINT_URL_RDS through the SDK, and treats that loopback endpoint as local', async () => {
+  it('honours AWS_ENDPOINT_URL_RDS through the SDK', async () => {
     vi.stubEnv('AWS_ENDPOINT_URL_RDS', aws.url)
     vi.stubEnv('AWS_ACCESS_KEY_ID', 'test')
     vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test')
     vi.stubEnv('AWS_REGION', 'us-east-1')
+    simulatedCluster()
     aws.on('BacktrackDBCluster', queryResult('BacktrackDBCluster', backtrackFields()))
     const rds = createRdsEngine({ clusterIdentifier: CLUSTER_ID })
     engines.push(rds)
     await rds.backtrack({ backtrackTo: new Date('2026-11-24T00:10:00Z') })
-    expect(actions()).toEqual(['BacktrackDBCluster'])
+    expect(actions()).toEqual(['DescribeDBClusters', 'BacktrackDBCluster'])
   })
 
   it('falls back to AWS_ENDPOINT_URL, with local credentials and region when none are set up', async () => {

@@ -33,7 +33,7 @@ import {
   type WaitOptions,
 } from '@backtrack/core'
 import { backtrackFromRds, clusterFromRds } from './from-rds.js'
-import { hasTestbedTag, isLoopbackEndpoint, liveBacktrackNotConfirmed } from './live-guard.js'
+import { hasTestbedTag, isLoopbackEndpoint, isSimulatedCluster, liveBacktrackNotConfirmed } from './live-guard.js'
 import { mapSdkError } from './map-sdk-error.js'
 import { connectMysql, ServerClock, type ConnectSql } from './server-clock.js'
 import { resolveSqlCredentials, type SqlCredentials } from './sql-credentials.js'
@@ -298,15 +298,13 @@ export class RdsEngine implements BacktrackEngine, AsyncDisposable {
     return cluster
   }
 
-  async #endpointUrl(): Promise<string | undefined> {
-    const provider = this.#client.config.endpoint
-    if (provider === undefined) return effectiveEndpointUrl(undefined)
-    const { protocol, hostname, port } = await provider()
-    return `${protocol}//${hostname.includes(':') ? `[${hostname}]` : hostname}${port === undefined ? '' : `:${port}`}`
-  }
-
+  /**
+   * Refuses to rewind a live cluster that is not tagged as a testbed. Whether the endpoint is a simulator is asked of
+   * the RDS API itself (its clusters carry the `aws:`-reserved simulator tag), never guessed from the address: a
+   * loopback URL may be a proxy or tunnel to real RDS.
+   */
   async #assertLiveConfirmed(): Promise<void> {
-    if (this.#confirmLive || isLoopbackEndpoint(await this.#endpointUrl())) return
+    if (this.#confirmLive) return
     const cluster = await this.#describeRaw()
     let tags = cluster.TagList
     const arn = cluster.DBClusterArn
@@ -317,6 +315,7 @@ export class RdsEngine implements BacktrackEngine, AsyncDisposable {
         )
       ).TagList
     }
+    if (isSimulatedCluster(tags)) return
     if (!hasTestbedTag(tags)) throw liveBacktrackNotConfirmed(this.clusterIdentifier, cluster.DBClusterArn ?? '')
   }
 
