@@ -77,7 +77,7 @@ class FakeCluster implements ConsoleCluster {
     return {
       clusterIdentifier: this.clusterIdentifier,
       status: 'available',
-      sql: { host: '127.0.0.1', port: 3306, user: 'admin', password: 'secret', database: 'mylab' },
+      sql: { host: '127.0.0.1', port: 3306, user: 'admin', database: 'mylab' },
       rdsEndpoint: this.rdsEndpoint,
       region: 'us-east-1',
       dataDir: this.dataDir,

@@ -52,9 +52,8 @@ export interface ConsoleClusterView {
     host: string
     port: number
     user: string
-    password: string
     database: string
-    /** The `mysql` command that connects (it asks for the password). */
+    /** The `mysql` command that connects (it asks for the password, which the console never sends). */
     connect: string
   }[]
   commands: { describe: string; status: string }
@@ -218,7 +217,6 @@ export async function mountConsole(app: FastifyInstance, cluster: ConsoleCluster
               host: sql.host,
               port: sql.port,
               user: sql.user,
-              password: sql.password,
               database,
               connect: `mysql -h${sql.host}${port} -u${sql.user} -p ${database}`,
             },

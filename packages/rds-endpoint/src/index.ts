@@ -25,4 +25,4 @@ export {
 export { instanceArn } from './rds-shapes.js'
 export type { Dimension, MetricDescriptor, MetricPoint, MetricSource } from './cloudwatch/metric-source.js'
 export { CLOUDWATCH_API_VERSION, CLOUDWATCH_XMLNS } from './cloudwatch/cloudwatch-actions.js'
-export { verifySignature, type AccessKey, type SignedRequest } from './sigv4.js'
+export { signRequest, verifySignature, type AccessKey, type SignedRequest } from './sigv4.js'

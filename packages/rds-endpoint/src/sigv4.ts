@@ -208,3 +208,38 @@ export function verifySignature(
     )
   }
 }
+
+/**
+ * Signs a request with SigV4 (what an AWS SDK does): returns the `x-amz-date`, `x-amz-content-sha256` and
+ * `authorization` headers to add. `headers` must hold `host`; every header given is signed.
+ */
+export function signRequest(
+  request: SignedRequest,
+  key: AccessKey,
+  region: string,
+  service: string,
+  now: Date = new Date(),
+): Record<string, string> {
+  const amzDate = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '')
+  const payloadHash = sha256Hex(request.body)
+  const headers: Record<string, string | string[] | undefined> = {
+    ...Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name.toLowerCase(), value])),
+    'x-amz-date': amzDate,
+    'x-amz-content-sha256': payloadHash,
+  }
+  const signedHeaders = Object.keys(headers)
+    .filter((name) => headers[name] !== undefined)
+    .sort()
+  const scope = `${amzDate.slice(0, 8)}/${region}/${service}/aws4_request`
+  const signature = computeSignature(
+    canonicalRequest({ ...request, headers }, signedHeaders),
+    key.secretAccessKey,
+    amzDate,
+    scope,
+  )
+  return {
+    'x-amz-date': amzDate,
+    'x-amz-content-sha256': payloadHash,
+    authorization: `${ALGORITHM} Credential=${key.accessKeyId}/${scope}, SignedHeaders=${signedHeaders.join(';')}, Signature=${signature}`,
+  }
+}

@@ -18,6 +18,8 @@ export { loadRows, type LoadColumn, type LoadOptions, type LoadResult, type Load
 export {
   startLocalCluster,
   StartedLocalCluster,
+  CONTROL_SIGNING_NAME,
+  isLoopbackHost,
   type LocalClusterOptions,
   type LocalClusterInfo,
   type LocalClusterStatus,

@@ -108,9 +108,10 @@ function renderCluster(cluster: ClusterView): void {
       ),
       command(endpoint.connect, `${endpoint.role} mysql`),
     )
-    const secret = document.createElement('details')
-    secret.append(text('summary', 'Password'), text('code', endpoint.password))
-    children.push(secret)
+    // Passwords never travel over the console's routes: the one `backtrack up` printed ($DBPASS) is asked for.
+    children.push(
+      text('p', 'Password: $DBPASS from `backtrack up` (also in cluster.json); the console never sends it.'),
+    )
   }
   children.push(text('h3', 'AWS CLI'), command(cluster.commands.describe, 'describe-db-clusters'))
   // Re-rendering every poll would steal focus from a Copy button; only when something changed.

@@ -17,7 +17,6 @@ export interface ClusterView {
     host: string
     port: number
     user: string
-    password: string
     database: string
     connect: string
   }[]

@@ -23,6 +23,8 @@ export interface LocalClusterState {
   source: 'private' | 'container' | 'url'
   sql?: { host: string; port: number; user: string; password: string; database?: string }
   rdsEndpoint?: string
+  /** The endpoints take SigV4-signed requests only (`--verify-signatures`): the CLI signs its control calls. */
+  signedRequests?: boolean
   dataDir: string
   startedAt: string
 }

@@ -2,10 +2,16 @@ import { existsSync, rmSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { BacktrackError, isErrorCode, type PollCadence, type SqlEndpoint } from '@backtrack/core'
 import { isProcessAlive, stopOrphanServer, waitForProcessExit } from '@backtrack/mysql-server'
+import { signRequest } from '@backtrack/rds-endpoint'
 import { openClusterHistory, type ClusterHistory } from '../history/cluster-history.js'
 import { readClusterState, runningClusterState, writeClusterState, type LocalClusterState } from './cluster-state.js'
 import { DATA_DIR } from './data-dir.js'
-import { CONTROL_ROUTES, type LocalClusterInfo, type LocalClusterStatus } from './local-cluster.js'
+import {
+  CONTROL_ROUTES,
+  CONTROL_SIGNING_NAME,
+  type LocalClusterInfo,
+  type LocalClusterStatus,
+} from './local-cluster.js'
 
 /** A local cluster's state while its process serves: the RDS endpoint (and control routes) and the SQL endpoint. */
 export type RunningLocalCluster = LocalClusterState & { apiPort: number; sql: SqlEndpoint; rdsEndpoint: string }
@@ -91,8 +97,14 @@ export class LocalClusterClient {
   }
 
   /** What the running cluster reports about itself (`backtrack status`). */
-  status(): Promise<LocalClusterStatus> {
-    return this.#call<LocalClusterStatus>('status', 'GET')
+  /**
+   * What the running cluster reports about itself. The route never sends the SQL password; the client adds it from
+   * the state file (readable by its owner only), so `status --json` still says how to log in.
+   */
+  async status(): Promise<LocalClusterStatus & { sql: { password?: string } }> {
+    const status = await this.#call<LocalClusterStatus>('status', 'GET')
+    const password = this.state()?.sql?.password
+    return password === undefined ? status : { ...status, sql: { ...status.sql, password } }
   }
 
   /**
@@ -179,7 +191,11 @@ export class LocalClusterClient {
     let response: Response
     try {
       // A mark waits for the capture to catch up, which can take a while behind a heavy load.
-      response = await fetch(url, { method, signal: AbortSignal.timeout(60_000) })
+      response = await fetch(url, {
+        method,
+        headers: signedHeaders(state, method, url),
+        signal: AbortSignal.timeout(60_000),
+      })
     } catch (error) {
       throw new BacktrackError(
         'ServiceUnavailable',
@@ -197,5 +213,31 @@ export class LocalClusterClient {
       )
     }
     return body
+  }
+}
+
+/**
+ * A cluster started with --verify-signatures takes signed control calls too: they are signed with the keys in this
+ * process's environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), as the AWS CLI's calls to its API are.
+ */
+function signedHeaders(state: LocalClusterState, method: string, url: URL): Record<string, string> {
+  if (state.signedRequests !== true) return {}
+  const accessKeyId = process.env['AWS_ACCESS_KEY_ID']
+  const secretAccessKey = process.env['AWS_SECRET_ACCESS_KEY']
+  if (accessKeyId === undefined || secretAccessKey === undefined) {
+    throw new BacktrackError(
+      'MissingAuthenticationToken',
+      `cluster ${state.clusterIdentifier} takes signed requests only: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to the keys it was started with`,
+    )
+  }
+  const headers = { host: url.host }
+  return {
+    ...headers,
+    ...signRequest(
+      { method, url: `${url.pathname}${url.search}`, headers, body: Buffer.alloc(0) },
+      { accessKeyId, secretAccessKey },
+      state.region,
+      CONTROL_SIGNING_NAME,
+    ),
   }
 }

@@ -10,7 +10,7 @@ import {
   type SqlEndpoint,
 } from '@backtrack/core'
 import type { FastifyInstance, FastifyReply } from 'fastify'
-import { buildRdsEndpoint, type AccessKey } from '@backtrack/rds-endpoint'
+import { buildRdsEndpoint, verifySignature, type AccessKey } from '@backtrack/rds-endpoint'
 import { findServerBinaries, isDockerReachable, SILENT_LOGGER, type ServerLogger } from '@backtrack/mysql-server'
 import type { SimulatorEngine } from '../simulator-engine.js'
 import { ClusterNode, connectHost, type LocalServerSource } from './cluster-node.js'
@@ -43,7 +43,10 @@ export interface LocalClusterOptions {
   appUser?: string
   appPassword?: string
   region?: string
-  /** Check SigV4 signatures against these keys; by default any credentials are accepted. */
+  /**
+   * Check SigV4 signatures against these keys, on the RDS and CloudWatch API and on every other route (the control
+   * routes, the console). By default any credentials are accepted, which is allowed on a loopback `host` only.
+   */
   verifySignatures?: { credentials: AccessKey[] }
   logger?: ServerLogger
   /** How long a backtrack stays `pending` before it applies (default 0). */
@@ -68,7 +71,9 @@ export interface LocalClusterInfo {
 }
 
 /** What `status` shows, answered by `GET /_backtrack/status`. */
-export interface LocalClusterStatus extends LocalClusterInfo {
+export interface LocalClusterStatus extends Omit<LocalClusterInfo, 'sql'> {
+  /** The SQL endpoint and user; the password is never sent over the control routes. */
+  sql: Omit<LocalClusterInfo['sql'], 'password'>
   backtrackWindow: number
   earliestBacktrackTime?: string
   changeRecords: number
@@ -95,6 +100,15 @@ async function resolveSource(options: LocalClusterOptions, previous: LocalCluste
   if (!('rejected' in (await findServerBinaries()))) return 'private'
   if ((await isDockerReachable()).reachable) return 'container'
   return 'private' // fails with the install hint
+}
+
+/** The SigV4 service name of the routes that are not AWS's (control routes, console). */
+export const CONTROL_SIGNING_NAME = 'backtrack'
+
+/** Whether `host` is reachable from this machine only. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.startsWith('[') ? host.slice(1, -1) : host
+  return bare === 'localhost' || /^127(\.\d{1,3}){3}$/.test(bare) || bare === '::1'
 }
 
 function isAddressInUse(error: unknown): boolean {
@@ -146,6 +160,15 @@ async function startIn(
   }
   const host = options.host ?? previous?.host ?? '127.0.0.1'
   const region = options.region ?? previous?.region ?? 'us-east-1'
+  // Beyond loopback the endpoints answer the network: rewinding or deleting a cluster must take a signed request.
+  if (!isLoopbackHost(host) && (options.verifySignatures?.credentials.length ?? 0) === 0) {
+    throw new BacktrackError(
+      'InvalidParameterCombination',
+      `--host ${host} is beyond loopback: the RDS endpoint (which can rewind and delete clusters) and the control routes ` +
+        'would answer anyone on the network. Require signed requests: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY ' +
+        'and pass --verify-signatures (verifySignatures in the library), or bind a loopback address such as 127.0.0.1.',
+    )
+  }
   const source = await resolveSource(options, previous)
   const identifier = normalizeClusterIdentifier(
     options.clusterIdentifier ?? previous?.clusterIdentifier ?? 'labstack-cluster',
@@ -236,6 +259,7 @@ async function startIn(
       app,
       baseState,
     })
+    if (options.verifySignatures !== undefined) requireSignedControlRoutes(app, options.verifySignatures, region)
     cluster.addControlRoutes()
     await options.mount?.(app, cluster)
     let apiPort = options.apiPort ?? previous?.apiPort ?? 0
@@ -256,12 +280,13 @@ async function startIn(
       apiPort = 0
       await app.listen({ host, port: 0 })
     }
-    cluster.writeState('available')
+    cluster.writeState('available', options.verifySignatures !== undefined)
     const info = cluster.info()
     logger.info(
       `[${identifier}] available: SQL endpoint ${info.sql.host}:${info.sql.port} (database ${database}), ` +
         `RDS endpoint ${info.rdsEndpoint}, data in ${dataDir}`,
     )
+    for (const line of exposure(host, info, options.verifySignatures)) logger.info(`[${identifier}] ${line}`)
     return cluster
   } catch (error) {
     await app?.close().catch(() => undefined)
@@ -269,6 +294,51 @@ async function startIn(
     writeClusterState(dataDir, { ...baseState, status: 'stopped' })
     throw error
   }
+}
+
+/** What the cluster answers to, and who may talk to it: said at startup. */
+function exposure(host: string, info: LocalClusterInfo, verify: LocalClusterOptions['verifySignatures']): string[] {
+  const reach = isLoopbackHost(host) ? 'this machine only (loopback)' : `the network (${host})`
+  const keys = verify?.credentials.map((key) => key.accessKeyId).join(', ')
+  return [
+    `reachable from ${reach}`,
+    verify === undefined
+      ? `RDS/CloudWatch API ${info.rdsEndpoint} and control routes /_backtrack/*: any credentials accepted (loopback only)`
+      : `RDS/CloudWatch API ${info.rdsEndpoint} and every other route (control, console): SigV4 required, keys ${keys}; unsigned or wrongly signed requests get 403`,
+    `SQL endpoint ${info.sql.host}:${info.sql.port}: MySQL accounts and passwords; control routes never send passwords`,
+  ]
+}
+
+/** Every route that is not AWS's API (control routes, the console's) takes a SigV4 request signed for `backtrack`. */
+function requireSignedControlRoutes(
+  app: FastifyInstance,
+  verify: NonNullable<LocalClusterOptions['verifySignatures']>,
+  region: string,
+): void {
+  app.addHook('preHandler', async (request, reply) => {
+    const path = request.url.split('?')[0]!
+    // The API verifies its own requests (service rds or monitoring); its errors are in its own protocol.
+    if (path === '/' || path.startsWith('/service/')) return
+    try {
+      const body = Buffer.isBuffer(request.body)
+        ? request.body
+        : Buffer.from(typeof request.body === 'string' ? request.body : '')
+      verifySignature(
+        { method: request.method, url: request.url, headers: request.headers, body },
+        verify.credentials,
+        region,
+        {
+          service: CONTROL_SIGNING_NAME,
+        },
+      )
+    } catch (error) {
+      const code = BacktrackError.is(error) ? error.code : 'AccessDenied'
+      return reply
+        .code(403)
+        .header('content-type', 'application/json')
+        .send(JSON.stringify({ error: { code, message: (error as Error).message } }))
+    }
+  })
 }
 
 interface StartedLocalClusterParts {
@@ -343,8 +413,11 @@ export class StartedLocalCluster implements AsyncDisposable {
   async status(): Promise<LocalClusterStatus> {
     const { node, registry, source } = this.#parts
     const cluster = await node.describeCluster()
+    // Answered over HTTP: the password stays in the state file (mode 600) and `up`'s own output.
+    const { password: _password, ...sql } = this.sql
     return {
       ...this.info(cluster.Status),
+      sql,
       backtrackWindow: cluster.BacktrackWindow,
       ...(cluster.EarliestBacktrackTime === undefined
         ? {}
@@ -412,12 +485,13 @@ export class StartedLocalCluster implements AsyncDisposable {
   }
 
   /** @internal */
-  writeState(status: LocalClusterState['status']): void {
+  writeState(status: LocalClusterState['status'], signedRequests = false): void {
     const { node, baseState, dataDir } = this.#parts
     const info = this.info()
     writeClusterState(dataDir, {
       ...baseState,
       status,
+      ...(signedRequests ? { signedRequests } : {}),
       pid: process.pid,
       ...(node.server.pid === undefined ? {} : { serverPid: node.server.pid }),
       sqlPort: info.sql.port,
