@@ -13,6 +13,7 @@ import { registerRun } from './commands/run.js'
 import { registerShow } from './commands/show.js'
 import { registerConsole } from './commands/console.js'
 import { registerTo } from './commands/to.js'
+import { registerVerify } from './commands/verify.js'
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerDiff(program)
   registerShow(program)
   registerConsole(program)
+  registerVerify(program)
   return program
 }
 

@@ -51,3 +51,4 @@ export {
   type TableDiff,
   type Timeline,
 } from './history/cluster-history.js'
+export { verifyState, type TableVerdict, type VerifyReport } from './verify/verify-state.js'

@@ -230,4 +230,38 @@ describe('SimulatorEngine over a private MariaDB', () => {
     // Reloaded whole (no per-key deletes), not key by key.
     expect(engine.lastOutcome?.stats).toMatchObject({ rowsRestored: 24990, rowsDeleted: 0 })
   })
+
+  it('verify: the server holds what the page log says, and drift made behind its back is named with its first key', async () => {
+    await sql('CREATE TABLE drift (id INT PRIMARY KEY, v VARCHAR(10))')
+    await sql("INSERT INTO drift VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+    await sql('CREATE TABLE drift_keyless (v INT)')
+    await sql('INSERT INTO drift_keyless VALUES (1), (1), (2)')
+    const clean = await engine.verify()
+    expect(clean.ok).toBe(true)
+    expect(clean.tables.find((t) => t.table === 'drift')).toMatchObject({ status: 'same', rows: 3 })
+    expect(clean.tables.find((t) => t.table === 'drift_keyless')).toMatchObject({ status: 'same', rows: 3 })
+
+    // Changes the binlog never sees (sql_log_bin = 0): the log cannot know them.
+    const behind = await mysql.createConnection(server.connectionOptions('admin', 'mylab'))
+    await behind.query('SET SESSION sql_log_bin = 0')
+    await behind.query("UPDATE drift SET v = 'x' WHERE id IN (2, 3)")
+    await behind.query('DELETE FROM drift_keyless WHERE v = 1 LIMIT 1')
+    await behind.query('CREATE TABLE drift_extra (id INT)')
+    await behind.end()
+    const drifted = await engine.verify()
+    expect(drifted.ok).toBe(false)
+    expect(drifted.tables.find((t) => t.table === 'drift')).toMatchObject({
+      status: 'differs',
+      firstDifference: { key: ['2'], kind: 'different' },
+    })
+    expect(drifted.tables.find((t) => t.table === 'drift_keyless')).toMatchObject({
+      status: 'differs',
+      firstDifference: { key: ['1'], kind: 'missing' },
+    })
+    expect(drifted.tables.find((t) => t.table === 'drift_extra')).toMatchObject({ status: 'extra' })
+    await sql('DROP TABLE drift_extra')
+    await sql('DROP TABLE drift')
+    await sql('DROP TABLE drift_keyless')
+    expect((await engine.verify()).ok).toBe(true)
+  })
 })

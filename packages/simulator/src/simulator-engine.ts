@@ -31,6 +31,8 @@ import { BacktrackExecutor, type ApplyStats } from './executor/backtrack-executo
 import { PageLog } from './page-log/page-log.js'
 import type { View } from './page-log/view.js'
 import { isServerGone } from './server-gone.js'
+import { prepareSession } from './capture/schema-reader.js'
+import { verifyState, type VerifyReport } from './verify/verify-state.js'
 import type { StartedMysqlServer } from '@backtrack/mysql-server'
 
 /** Lets the SQL endpoint in front of the server hold client connections while a rewind applies. */
@@ -635,6 +637,52 @@ export class SimulatorEngine implements BacktrackEngine {
     const at = Math.ceil((Math.max(this.#clock.nowMicros(), this.#capture.lastStamp) + 1) / 1000) * 1000
     this.#capture.raiseFloor(at)
     return dateOf(at)
+  }
+
+  /**
+   * Compares the page log's state as of now with the server's tables, table by table, and reports any drift with
+   * the table and its first differing key: what a rewind to now would have to change, which must be nothing.
+   * Writes wait for a moment while the comparison's snapshot is taken (FLUSH TABLES WITH READ LOCK); the tables are
+   * then read from that snapshot while writes go on.
+   */
+  async verify(): Promise<VerifyReport> {
+    this.#assertOpen()
+    if (this.#capture.error !== undefined) {
+      throw new BacktrackError(
+        'InvalidDBClusterStateFault',
+        `DBCluster ${this.clusterIdentifier} cannot be verified: ${this.#capture.error.message}`,
+      )
+    }
+    if (this.#status !== 'available') {
+      throw new BacktrackError(
+        'InvalidDBClusterStateFault',
+        `DBCluster ${this.clusterIdentifier} is not in the available state (it is ${this.#status}); verify it once the backtrack has finished.`,
+      )
+    }
+    // Most of the catching up happens before writes are held, so they are held only for a moment.
+    await this.#capture.catchUp()
+    const connection = await mysql.createConnection(this.#options.server.connectionOptions('admin'))
+    let reader: PageLog | undefined
+    try {
+      await prepareSession(connection)
+      await connection.query('SET SESSION lock_wait_timeout = 10')
+      await connection.query('FLUSH TABLES WITH READ LOCK')
+      let lsn: number
+      try {
+        await this.#capture.catchUp(10_000)
+        lsn = this.#log.lastLsn
+        await connection.query('START TRANSACTION WITH CONSISTENT SNAPSHOT')
+      } finally {
+        await connection.query('UNLOCK TABLES')
+      }
+      reader = new PageLog(this.#log.path, { readonly: true })
+      const tables = await verifyState(connection, reader, reader.viewAt(lsn))
+      await connection.query('COMMIT')
+      return { ok: tables.every((table) => table.status === 'same'), lsn, tables }
+    } finally {
+      reader?.close()
+      await connection.end().catch(() => connection.destroy())
+    }
   }
 
   /** `mark()` under a name, for `backtrack to <name>`. */

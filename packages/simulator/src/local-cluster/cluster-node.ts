@@ -22,6 +22,7 @@ import {
 } from '@backtrack/mysql-server'
 import { SimulatorEngine } from '../simulator-engine.js'
 import { ClusterMetrics, sampleOf } from './cluster-metrics.js'
+import type { VerifyReport } from '../verify/verify-state.js'
 import { DATA_DIR } from './data-dir.js'
 import { SqlProxy } from './sql-proxy.js'
 import { SupervisedServer } from './supervised-server.js'
@@ -409,6 +410,11 @@ export class ClusterNode implements BacktrackEngine {
 
   namedMark(name: string): Promise<Date> {
     return this.engine.namedMark(name)
+  }
+
+  /** See {@link SimulatorEngine.verify}. */
+  verify(): Promise<VerifyReport> {
+    return this.engine.verify()
   }
 
   sqlEndpoint(): Promise<SqlEndpoint> {

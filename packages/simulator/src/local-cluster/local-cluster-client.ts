@@ -12,6 +12,7 @@ import {
   type LocalClusterInfo,
   type LocalClusterStatus,
 } from './local-cluster.js'
+import type { VerifyReport } from '../verify/verify-state.js'
 
 /** A local cluster's state while its process serves: the RDS endpoint (and control routes) and the SQL endpoint. */
 export type RunningLocalCluster = LocalClusterState & { apiPort: number; sql: SqlEndpoint; rdsEndpoint: string }
@@ -120,6 +121,17 @@ export class LocalClusterClient {
     return new Date(mark)
   }
 
+  /**
+   * Compares the running cluster's page log as of now with its server's tables (see `SimulatorEngine.verify`):
+   * every table, and the first differing key of any that drifted.
+   */
+  verify(options: { clusterIdentifier?: string } = {}): Promise<VerifyReport> {
+    const query: Record<string, string> = {}
+    if (options.clusterIdentifier !== undefined) query['cluster'] = options.clusterIdentifier
+    // Reading every table takes a while on a big database.
+    return this.#call<VerifyReport>('verify', 'POST', query, 30 * 60_000)
+  }
+
   /** True when the data dir holds a cluster's history (the cluster need not run). */
   hasHistory(): boolean {
     return existsSync(DATA_DIR.pageLogFile(this.dataDir))
@@ -183,7 +195,12 @@ export class LocalClusterClient {
     )
   }
 
-  async #call<T>(route: keyof typeof CONTROL_ROUTES, method: 'GET' | 'POST', query: Record<string, string> = {}) {
+  async #call<T>(
+    route: keyof typeof CONTROL_ROUTES,
+    method: 'GET' | 'POST',
+    query: Record<string, string> = {},
+    timeoutMs = 60_000,
+  ) {
     const state = this.#requireRunning()
     const host = state.host === '0.0.0.0' || state.host === '::' ? '127.0.0.1' : state.host
     const url = new URL(`http://${host.includes(':') ? `[${host}]` : host}:${state.apiPort}${CONTROL_ROUTES[route]}`)
@@ -194,7 +211,7 @@ export class LocalClusterClient {
       response = await fetch(url, {
         method,
         headers: signedHeaders(state, method, url),
-        signal: AbortSignal.timeout(60_000),
+        signal: AbortSignal.timeout(timeoutMs),
       })
     } catch (error) {
       throw new BacktrackError(

@@ -88,7 +88,11 @@ export interface LocalClusterStatus extends Omit<LocalClusterInfo, 'sql'> {
 }
 
 /** Control routes on the RDS endpoint's port for the `backtrack` CLI; not part of the RDS API. */
-export const CONTROL_ROUTES = { status: '/_backtrack/status', mark: '/_backtrack/mark' } as const
+export const CONTROL_ROUTES = {
+  status: '/_backtrack/status',
+  mark: '/_backtrack/mark',
+  verify: '/_backtrack/verify',
+} as const
 
 async function resolveSource(options: LocalClusterOptions, previous: LocalClusterState | undefined) {
   const asked = options.source ?? 'auto'
@@ -480,6 +484,15 @@ export class StartedLocalCluster implements AsyncDisposable {
         if (node === undefined) throw clusterNotFound(cluster!)
         const at = name === undefined || name === '' ? await node.mark() : await node.namedMark(name)
         return { mark: at.toISOString() }
+      }),
+    )
+    app.post(CONTROL_ROUTES.verify, (request, reply) =>
+      answer(reply, async () => {
+        const { cluster } = request.query as Record<string, string | undefined>
+        const node =
+          cluster === undefined || cluster === '' ? this.#parts.node : this.registry.node(cluster.toLowerCase())
+        if (node === undefined) throw clusterNotFound(cluster!)
+        return node.verify()
       }),
     )
   }

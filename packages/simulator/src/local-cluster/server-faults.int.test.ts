@@ -41,6 +41,12 @@ describe.sequential('a local cluster whose server is killed (kill -9)', () => {
     withSql(async (conn) => String((await query(conn, `CHECKSUM TABLE ${table}`))[0]!.Checksum))
   const describeCluster = async () =>
     (await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: cluster.clusterIdentifier }))).DBClusters![0]!
+  /** `backtrack verify`: the server holds exactly what the page log says. */
+  const expectNoDrift = async () => {
+    const report = await cluster.node.verify()
+    expect(report.tables.filter((table) => table.status !== 'same')).toEqual([])
+    expect(report.ok).toBe(true)
+  }
   const killServer = () => {
     const pid = cluster.node.server.pid!
     process.kill(pid, 'SIGKILL')
@@ -136,6 +142,7 @@ describe.sequential('a local cluster whose server is killed (kill -9)', () => {
     back = await cluster.node.backtrack({ backtrackTo: beforeDrop })
     expect((await cluster.node.waitForBacktrack(back.BacktrackIdentifier)).Status).toBe('completed')
     expect(await checksum('big')).toBe(original)
+    await expectNoDrift()
   }, 300_000)
 
   it('loses no committed transaction when the server is killed while idle and while under write load (max(id) == i at each mark)', async () => {
@@ -204,5 +211,6 @@ describe.sequential('a local cluster whose server is killed (kill -9)', () => {
       const row = await withSql(async (conn) => (await query(conn, 'SELECT count(*) AS n, max(id) AS m FROM seq'))[0]!)
       expect([Number(row.n), Number(row.m ?? 0)], `at mark ${index}`).toEqual([expected, expected])
     }
+    await expectNoDrift()
   }, 300_000)
 })
