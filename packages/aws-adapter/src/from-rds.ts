@@ -33,14 +33,14 @@ const FOLDED_CLUSTER_STATUSES: Readonly<Record<string, ClusterStatus>> = {
   'incompatible-restore': 'failed',
 }
 
-export function clusterStatusFromRds(status: string | undefined): ClusterStatus {
+function clusterStatusFromRds(status: string | undefined): ClusterStatus {
   const lower = (status ?? '').toLowerCase()
   if ((CLUSTER_STATUSES as readonly string[]).includes(lower)) return lower as ClusterStatus
   return FOLDED_CLUSTER_STATUSES[lower] ?? 'modifying'
 }
 
 /** Real Aurora sends `PENDING`/`COMPLETED`; the API documents lower case, which is what the engines speak. */
-export function backtrackStatusFromRds(status: string | undefined): BacktrackStatus {
+function backtrackStatusFromRds(status: string | undefined): BacktrackStatus {
   const lower = (status ?? '').toLowerCase()
   if ((BACKTRACK_STATUSES as readonly string[]).includes(lower)) return lower as BacktrackStatus
   throw new BacktrackError(

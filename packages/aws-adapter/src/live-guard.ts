@@ -2,7 +2,7 @@ import type { Tag } from '@aws-sdk/client-rds'
 import { BacktrackError, SIMULATED_CLUSTER_TAG } from '@backtrack/core'
 
 /** The tag that marks a real cluster as a testbed that backtrack may rewind without asking. */
-export const TESTBED_TAG = { key: 'backtrack-testbed', value: 'true' } as const
+const TESTBED_TAG = { key: 'backtrack-testbed', value: 'true' } as const
 
 /**
  * True when `endpointUrl` names this machine. Only conveniences follow from it (default region and credentials, the

@@ -65,7 +65,7 @@ interface ErrorLike {
 }
 
 function asErrorLike(error: unknown): ErrorLike {
-  return typeof error === 'object' && error !== null ? (error as ErrorLike) : {}
+  return typeof error === 'object' && error !== null ? error : {}
 }
 
 function text(value: unknown): string | undefined {

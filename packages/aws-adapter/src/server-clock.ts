@@ -51,7 +51,7 @@ export interface ServerTime {
   mariadb: boolean
 }
 
-export function parseServerTime(text: unknown, version?: unknown): ServerTime {
+function parseServerTime(text: unknown, version?: unknown): ServerTime {
   const match = typeof text === 'string' ? SERVER_TIME.exec(text) : null
   if (match === null) {
     throw new BacktrackError('InternalFailure', `The server answered UTC_TIMESTAMP(6) with ${JSON.stringify(text)}.`)
@@ -79,7 +79,7 @@ function sqlErrorCode(error: unknown): string | undefined {
 }
 
 /** Maps a failure on the SQL side to the error users see for it, naming the endpoint. */
-export function mapSqlError(error: unknown, endpoint: SqlEndpoint): BacktrackError {
+function mapSqlError(error: unknown, endpoint: SqlEndpoint): BacktrackError {
   if (error instanceof BacktrackError) return error
   const code = sqlErrorCode(error)
   const where = `SQL endpoint ${endpoint.host}:${endpoint.port}`

@@ -122,6 +122,8 @@ class BinlogDumpCommand extends Command {
 
   start(_packet: unknown, connection: { writePacket(packet: unknown): void }): unknown {
     connection.writePacket(binlogDumpPacket(this.dump))
+    // mysql2 commands are state machines: it calls the returned state with the command as `this`.
+    // eslint-disable-next-line @typescript-eslint/unbound-method
     return BinlogDumpCommand.prototype.binlogData
   }
 
@@ -132,6 +134,7 @@ class BinlogDumpCommand extends Command {
     }
     // byte 0 is the OK marker (0x00); the event follows.
     this.handlers.onEvent(packet.buffer.subarray(packet.offset + 1, packet.end))
+    // eslint-disable-next-line @typescript-eslint/unbound-method
     return BinlogDumpCommand.prototype.binlogData
   }
 }

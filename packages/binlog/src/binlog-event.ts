@@ -1,5 +1,3 @@
-import type { Cell } from './row-codec.js'
-
 /** A place in the server's binlog: the file and the offset of the next event to read. */
 export interface BinlogPosition {
   file: string
@@ -123,5 +121,3 @@ export type BinlogEvent =
   | (EventBase & { type: 'xid'; xid: bigint })
   | (EventBase & { type: 'rotate'; file: string; position: number })
   | (EventBase & { type: 'heartbeat' })
-
-export type { Cell }

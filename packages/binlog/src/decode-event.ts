@@ -73,7 +73,7 @@ const EVENT_NAME: Record<number, string> = Object.fromEntries(
   Object.entries(EVENT_TYPE).map(([name, code]) => [code, name + '_EVENT']),
 )
 
-export function eventName(type: number): string {
+function eventName(type: number): string {
   return EVENT_NAME[type] ?? `event type ${type}`
 }
 

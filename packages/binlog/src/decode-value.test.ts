@@ -161,7 +161,7 @@ function encodeJson(value: Json, large = false): [number, Buffer] {
     if (valueOffsets[i] === -1) bytes.copy(out, entry + 1)
     else {
       writeOffset(out, entry + 1, valueOffsets[i]!)
-      bytes.copy(out, valueOffsets[i]!)
+      bytes.copy(out, valueOffsets[i])
     }
   })
   const type = (isObject ? 0x00 : 0x02) + (large ? 1 : 0)

@@ -18,7 +18,7 @@ import { registerVerify } from './commands/verify.js'
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 
 /** Builds the `backtrack` command tree. */
-export function buildProgram(): Command {
+function buildProgram(): Command {
   const program = new Command('backtrack')
     .description(
       'Rewind a MySQL cluster in place to a point in time: offline against a local simulated cluster, or live against Aurora.',

@@ -1,1 +1,1 @@
-export { buildProgram, runCli } from './cli.js'
+export { runCli } from './cli.js'

@@ -1,6 +1,7 @@
 // Tells a person what each scenario step does, the command they would type for it, and what came back.
 import {
   formatRdsTime,
+  sqlValueText,
   type ScenarioEvent,
   type ScenarioResult,
   type ScenarioStep,
@@ -21,12 +22,12 @@ export interface NarrationContext {
   tty: boolean
 }
 
-export function mysqlCommand(context: Pick<NarrationContext, 'sql' | 'database'>): string {
+function mysqlCommand(context: Pick<NarrationContext, 'sql' | 'database'>): string {
   const port = context.sql.port === 3306 ? '' : ` -P${context.sql.port}`
   return `mysql -h${context.sql.host}${port} -u$DBUSER -p"$DBPASS" ${context.database}`
 }
 
-export function sysbenchCommand(context: Pick<NarrationContext, 'sql' | 'database'>, rows: number): string {
+function sysbenchCommand(context: Pick<NarrationContext, 'sql' | 'database'>, rows: number): string {
   return [
     'sysbench oltp_write_only',
     '--threads=1',
@@ -51,7 +52,7 @@ export function backtrackCommand(context: NarrationContext, to: Date): string {
   )
 }
 
-export function statusCommand(context: NarrationContext): string {
+function statusCommand(context: NarrationContext): string {
   return (
     `aws rds describe-db-clusters --db-cluster-identifier ${context.clusterIdentifier}${awsSuffix(context)} \\\n` +
     `      | jq -r '.DBClusters[0].Status'`
@@ -105,7 +106,9 @@ function sqlLines(step: ScenarioStep): string[] {
 function formatRows(rows: Record<string, unknown>[]): string[] {
   if (rows.length === 0) return ['Empty set']
   const columns = Object.keys(rows[0]!)
-  const shown = rows.slice(0, 10).map((row) => columns.map((column) => String(row[column] ?? 'NULL')))
+  const shown = rows
+    .slice(0, 10)
+    .map((row) => columns.map((column) => (row[column] == null ? 'NULL' : sqlValueText(row[column]))))
   const widths = columns.map((column, i) => Math.max(column.length, ...shown.map((cells) => cells[i]!.length)))
   const line = (cells: string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`
   const rule = `+${widths.map((width) => '-'.repeat(width + 2)).join('+')}+`

@@ -78,7 +78,7 @@ export function isLive(options: TargetOptions): boolean {
 }
 
 /** Commands that read the page log work on the simulator only. */
-export function assertSimulator(options: TargetOptions, command: string): void {
+function assertSimulator(options: TargetOptions, command: string): void {
   if (isLive(options)) {
     const error = new BacktrackError(
       'UnsupportedOperation',

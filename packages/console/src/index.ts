@@ -1,9 +1,7 @@
 export {
   mountConsole,
   backtrackCommands,
-  ddlLabel,
   CONSOLE_PATH,
-  CONSOLE_HEADER,
   type ConsoleCluster,
   type ConsoleClusterView,
   type ConsolePreview,

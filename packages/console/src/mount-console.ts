@@ -22,7 +22,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 export const CONSOLE_PATH = '/console/'
 
 /** The header the console page sends with a backtrack; other web pages cannot send it without a CORS preflight. */
-export const CONSOLE_HEADER = 'x-backtrack-console'
+const CONSOLE_HEADER = 'x-backtrack-console'
 
 /** What the console needs from a running local cluster (`StartedLocalCluster` has it). */
 export interface ConsoleCluster {

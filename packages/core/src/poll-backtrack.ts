@@ -14,12 +14,15 @@ export const systemPollClock: PollClock = {
   now: () => Date.now(),
   sleep: (ms, signal) =>
     new Promise<void>((resolve, reject) => {
+      // An aborted wait rejects with the signal's reason, whatever it is, as Node's own APIs do.
       if (signal?.aborted) {
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
         reject(signal.reason)
         return
       }
       const onAbort = (): void => {
         clearTimeout(timer)
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
         reject(signal?.reason)
       }
       const timer = setTimeout(() => {
@@ -38,9 +41,9 @@ export interface PollCadence {
   maxPollMs?: number
 }
 
-export const DEFAULT_POLL_MS = 2_000
-export const MAX_POLL_MS = 30_000
-export const DEFAULT_WAIT_TIMEOUT_MS = 15 * 60_000
+const DEFAULT_POLL_MS = 2_000
+const MAX_POLL_MS = 30_000
+const DEFAULT_WAIT_TIMEOUT_MS = 15 * 60_000
 
 /** What `pollBacktrack` asks the engine; only `read` is required. */
 export interface BacktrackPoller {

@@ -15,7 +15,7 @@ export const DEFAULT_APP_USER = 'admin'
  * the simulator may do (SUPER/BINLOG ADMIN, so it cannot `SET sql_log_bin=0` or purge the binlog; replication;
  * account management; SHUTDOWN; FILE).
  */
-export const APP_PRIVILEGES = [
+const APP_PRIVILEGES = [
   'SELECT',
   'INSERT',
   'UPDATE',

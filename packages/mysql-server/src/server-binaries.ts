@@ -80,7 +80,7 @@ export function compareVersions(a: string, b: string): number {
 }
 
 /** `binlog_row_metadata=FULL` is what the capture needs; it arrived in MariaDB 10.5 and MySQL 8.0.1. */
-export function minimumVersion(flavor: ServerFlavor): string {
+function minimumVersion(flavor: ServerFlavor): string {
   return flavor === 'mariadb' ? '10.5.0' : '8.0.1'
 }
 

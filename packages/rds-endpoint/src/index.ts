@@ -1,10 +1,4 @@
-export {
-  buildRdsEndpoint,
-  RDS_API_VERSION,
-  RDS_XMLNS,
-  type RdsEndpointOptions,
-  type RecordedResponse,
-} from './rds-endpoint.js'
+export { buildRdsEndpoint, type RdsEndpointOptions } from './rds-endpoint.js'
 export {
   matchesEventQuery,
   type ClusterRegistry,

@@ -13,7 +13,6 @@ import {
   validateMaxRecords,
   type BacktrackEngine,
   type BacktrackFilter,
-  type BacktrackFilterName,
   type DBCluster,
 } from '@backtrack/core'
 import type { ClusterRegistry } from './cluster-registry.js'
@@ -23,7 +22,7 @@ import { dbClusterBacktrackMembers, dbClusterMembers, dbInstanceMembers, eventMe
 import { el, xmlList, type XmlElement } from './xml.js'
 
 /** What every action handler gets besides its parameters. */
-export interface ActionContext {
+interface ActionContext {
   registry: ClusterRegistry
   region: string
   now: () => Date
@@ -136,7 +135,7 @@ function findInstance(registry: ClusterRegistry, identifier: string): InstanceRe
 }
 
 function isBacktrackFilter(filter: QueryFilter): filter is BacktrackFilter {
-  return (BACKTRACK_FILTER_NAMES as readonly string[]).includes(filter.name as BacktrackFilterName)
+  return (BACKTRACK_FILTER_NAMES as readonly string[]).includes(filter.name)
 }
 
 /** Refuses a member this endpoint cannot honour, naming it, rather than ignoring it silently. */
@@ -225,8 +224,12 @@ async function clusterElement(registry: ClusterRegistry, engine: BacktrackEngine
   return el('DBCluster', (await describeWithExtras(registry, engine, region)).members)
 }
 
-function resourceIdOf(members: readonly XmlElement[], name: string): string {
-  return String(members.find((member) => member.name === name)?.value ?? '')
+/** The text of the member `name` (empty when absent or not text). */
+function memberText(members: readonly XmlElement[], name: string): string {
+  const value = members.find((member) => member.name === name)?.value
+  if (typeof value === 'string') return value
+  if (typeof value === 'number' || typeof value === 'boolean' || value instanceof Date) return String(value)
+  return ''
 }
 
 const describeDBClusters: ActionHandler = async (params, { registry, region }) => {
@@ -258,7 +261,7 @@ const describeDBClusters: ActionHandler = async (params, { registry, region }) =
       matches('db-cluster-id', cluster.DBClusterIdentifier) &&
       matches('engine', cluster.Engine.toLowerCase()) &&
       matches('clone-group-id', record.cloneGroupId) &&
-      matches('db-cluster-resource-id', resourceIdOf(members, 'DbClusterResourceId')) &&
+      matches('db-cluster-resource-id', memberText(members, 'DbClusterResourceId')) &&
       matches('domain', undefined),
   )
   const result = pageItems(clusters, pageSize, marker)
@@ -692,7 +695,7 @@ const describeDBInstances: ActionHandler = async (params, { registry, region }) 
 
   const all = wanted === undefined ? registry.catalog.instances() : [findInstance(registry, wanted)]
   const elements = await instanceElements(registry, region, all)
-  const value = (members: XmlElement[], name: string) => String(members.find((m) => m.name === name)?.value ?? '')
+  const value = memberText
   const selected = all
     .map((instance, i) => ({ instance, members: elements[i]! }))
     .filter(({ instance, members }) =>
@@ -864,7 +867,7 @@ const deleteDBInstance: ActionHandler = async (params, { registry, region }) => 
   }
   const deleted = await registry.deleteInstance(identifier)
   const [members] = await instanceElements(registry, region, [{ ...deleted, status: 'deleting' }])
-  return [el('DBInstance', members!)]
+  return [el('DBInstance', members)]
 }
 
 // Point-in-time restore

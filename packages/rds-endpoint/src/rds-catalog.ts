@@ -55,7 +55,7 @@ export interface CatalogStore {
   save(data: unknown): void
 }
 
-export const DEFAULT_CLUSTER_RECORD = {
+const DEFAULT_CLUSTER_RECORD = {
   deletionProtection: false,
   copyTagsToSnapshot: false,
   backupRetentionPeriod: 1,

@@ -300,7 +300,7 @@ function suite(): void {
         const response = await app.inject(request)
         statuses.set(response.statusCode, (statuses.get(response.statusCode) ?? 0) + 1)
         const after = await snapshot()
-        const shown = `round ${round}: ${request.method} ${request.url} ${String(request.payload).slice(0, 300)} → ${response.statusCode} ${response.body.slice(0, 300)}`
+        const shown = `round ${round}: ${request.method} ${JSON.stringify(request.url)} ${JSON.stringify(request.payload)?.slice(0, 300)} → ${response.statusCode} ${response.body.slice(0, 300)}`
         if (response.statusCode >= 500) failures.push(`5xx at ${shown}`)
         if (response.statusCode >= 400 && after !== before)
           failures.push(`a refused request changed the state at ${shown}`)

@@ -74,7 +74,7 @@ describe('response envelope', () => {
     expect(requestId).toMatch(UUID)
     expect(response.body).toMatch(
       new RegExp(
-        `^<DescribeDBClustersResponse xmlns="${RDS_XMLNS}"><DescribeDBClustersResult><DBClusters><DBCluster>.*</DBCluster></DBClusters></DescribeDBClustersResult><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></DescribeDBClustersResponse>$`,
+        `^<DescribeDBClustersResponse xmlns="${RDS_XMLNS}"><DescribeDBClustersResult><DBClusters><DBCluster>.*</DBCluster></DBClusters></DescribeDBClustersResult><ResponseMetadata><RequestId>${String(requestId)}</RequestId></ResponseMetadata></DescribeDBClustersResponse>$`,
       ),
     )
   })
@@ -92,7 +92,7 @@ describe('response envelope', () => {
     expect(response.statusCode).toBe(404)
     expect(response.body).toBe(
       `<ErrorResponse xmlns="${RDS_XMLNS}"><Error><Type>Sender</Type><Code>DBClusterNotFoundFault</Code>` +
-        `<Message>DBCluster nope not found.</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
+        `<Message>DBCluster nope not found.</Message></Error><RequestId>${String(requestId)}</RequestId></ErrorResponse>`,
     )
   })
 })

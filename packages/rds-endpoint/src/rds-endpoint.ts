@@ -33,11 +33,11 @@ import { verifySignature, type AccessKey } from './sigv4.js'
 import { el, renderXml, rootElement } from './xml.js'
 
 /** The RDS API version the endpoint speaks. */
-export const RDS_API_VERSION = '2014-10-31'
+const RDS_API_VERSION = '2014-10-31'
 /** The XML namespace of every RDS response. */
 export const RDS_XMLNS = `http://rds.amazonaws.com/doc/${RDS_API_VERSION}/`
 /** Largest request body the endpoint reads (1 MiB); larger ones get `RequestEntityTooLarge`. */
-export const RDS_BODY_LIMIT = 1024 * 1024
+const RDS_BODY_LIMIT = 1024 * 1024
 
 export interface RdsEndpointOptions {
   /** The clusters the endpoint serves. */

@@ -84,7 +84,7 @@ export function dbClusterMembers(cluster: DBCluster, region: string, extras: Clu
 }
 
 /** How an instance shows its status: a cluster's backtrack or deletion shows on every instance. */
-export function instanceStatus(instance: InstanceRecord, cluster: DBCluster | undefined): string {
+function instanceStatus(instance: InstanceRecord, cluster: DBCluster | undefined): string {
   if (instance.status !== 'available') return instance.status
   if (cluster?.Status === 'backtracking' || cluster?.Status === 'deleting') return cluster.Status
   return 'available'

@@ -24,7 +24,7 @@ const SPECIAL: Record<string, string> = {
 }
 
 /** Escapes text for an XML element or attribute; characters XML cannot carry become U+FFFD. */
-export function escapeXml(text: string): string {
+function escapeXml(text: string): string {
   return text.replace(FORBIDDEN, '\uFFFD').replace(/[&<>"'\r]/g, (char) => SPECIAL[char] ?? char)
 }
 

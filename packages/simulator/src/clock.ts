@@ -13,26 +13,3 @@ export const systemClock: Clock = (() => {
     },
   }
 })()
-
-/** A clock that moves only when told to. */
-export class ManualClock implements Clock {
-  #micros: number
-
-  constructor(start: Date | number = Date.UTC(2026, 0, 1)) {
-    this.#micros = (typeof start === 'number' ? start : start.getTime()) * 1000
-  }
-
-  nowMicros(): number {
-    return this.#micros
-  }
-
-  advance(ms: number): this {
-    this.#micros += Math.round(ms * 1000)
-    return this
-  }
-
-  set(date: Date): this {
-    this.#micros = date.getTime() * 1000
-    return this
-  }
-}

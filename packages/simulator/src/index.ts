@@ -1,20 +1,5 @@
-export {
-  SimulatorEngine,
-  type ConnectionGate,
-  type SimulatorEngineOptions,
-  type BacktrackOutcome,
-} from './simulator-engine.js'
-export { ManualClock, systemClock, type Clock } from './clock.js'
-export {
-  PageLog,
-  type TableIncarnation,
-  type TableSchema,
-  type ColumnMeta,
-  type TxnRecord,
-} from './page-log/page-log.js'
-export { Capture, type CaptureLogger } from './capture/capture.js'
-export { readCells, type Cell } from '@backtrack/binlog'
-export { loadRows, type LoadColumn, type LoadOptions, type LoadResult, type LoadTarget } from './load-data.js'
+export { SimulatorEngine, type SimulatorEngineOptions } from './simulator-engine.js'
+export { PageLog, type TableSchema } from './page-log/page-log.js'
 export {
   startLocalCluster,
   StartedLocalCluster,
@@ -24,9 +9,6 @@ export {
   type LocalClusterInfo,
   type LocalClusterStatus,
 } from './local-cluster/local-cluster.js'
-export { SqlProxy, type SqlProxyOptions } from './local-cluster/sql-proxy.js'
-export { ClusterNode, type ClusterNodeOptions, type LocalServerSource } from './local-cluster/cluster-node.js'
-export { LocalClusterRegistry, type LocalClusterRegistryOptions } from './local-cluster/local-cluster-registry.js'
 export type { LocalClusterState } from './local-cluster/cluster-state.js'
 export {
   LocalClusterClient,
@@ -39,7 +21,6 @@ export {
   pageLogFile,
   previewLines,
   timeOfMicros,
-  commitTimeOf,
   qualified,
   type BacktrackArc,
   type BacktrackPreview,

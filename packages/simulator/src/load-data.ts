@@ -208,9 +208,7 @@ export async function loadRows(
 ): Promise<LoadResult> {
   // Synchronous rows (the page log) are encoded without a promise per row.
   const chunks =
-    Symbol.iterator in rows
-      ? loadDataChunks(rows as Iterable<Buffer>, target.columns.length)
-      : loadDataLines(rows, target.columns.length)
+    Symbol.iterator in rows ? loadDataChunks(rows, target.columns.length) : loadDataLines(rows, target.columns.length)
   return loadChunks(connection, target, chunks, options)
 }
 
@@ -234,21 +232,23 @@ export async function loadChunks(
     'SET @bt_saved_time_zone = @@session.time_zone, @bt_saved_sql_mode = @@session.sql_mode, ' +
       "time_zone = '+00:00', sql_mode = 'NO_AUTO_VALUE_ON_ZERO'",
   )
-  let streamError: unknown
+  let streamError: Error | undefined
   try {
     const [result] = await connection.query<ResultSetHeader>({
       sql,
       infileStreamFactory: () => {
         // A deep buffer lets the encoding run ahead while the server is busy inserting.
         const stream = Readable.from(chunks, { objectMode: false, highWaterMark: 4 * 1024 * 1024 })
-        stream.on('error', (error) => (streamError = error))
+        stream.on('error', (error: Error) => (streamError = error))
         return stream
       },
     })
     if (streamError) throw streamError
     return { affectedRows: result.affectedRows, warnings: result.warningStatus }
   } catch (error) {
-    throw streamError ?? error
+    // The rows' own failure says more than the connection's report of the aborted LOAD DATA.
+    if (streamError !== undefined) throw streamError
+    throw error
   } finally {
     await connection.query('SET time_zone = @bt_saved_time_zone, sql_mode = @bt_saved_sql_mode')
   }

@@ -100,7 +100,7 @@ describe('SimulatorEngine: values of every type round-trip exactly through a rew
   beforeAll(async () => {
     server = await startPrivateServer({ dataDir: join(dir.path, 'mysql') })
     const exact = { supportBigNumbers: true, bigNumberStrings: true, dateStrings: true, timezone: 'Z' }
-    const admin = new SqlClient({ ...server.connectionOptions('admin'), ...exact } as never)
+    const admin = new SqlClient({ ...server.connectionOptions('admin'), ...exact })
     // Rows that exist before the engine starts reach the page log through the base image (readTableRows).
     await admin.query(`CREATE DATABASE ${q(DB)} CHARACTER SET utf8mb4`)
     await admin.query(`CREATE TABLE ${table} (${COLUMNS_SQL}) CHARACTER SET utf8mb4`)
@@ -127,7 +127,7 @@ describe('SimulatorEngine: values of every type round-trip exactly through a rew
       dataDir: join(dir.path, 'cluster'),
       logger: { info: (m) => process.env.BT_DEBUG && console.log(m), warn: (m) => console.warn(m) },
     })
-    sql = new SqlClient({ ...server.connectionOptions('app', DB), ...exact } as never)
+    sql = new SqlClient({ ...server.connectionOptions('app', DB), ...exact })
     raw = new SqlClient({
       ...server.connectionOptions('admin'),
       rowsAsArray: true,

@@ -17,14 +17,14 @@ export interface CannedResponse {
   contentType?: string
 }
 
-export interface RecordedRequest {
+interface RecordedRequest {
   /** `Action` for RDS, the `X-Amz-Target` operation for JSON services, `<METHOD> <path>` for other paths. */
   action: string
   params: Record<string, string>
   host: string
 }
 
-export type Responder = (request: RecordedRequest) => CannedResponse | undefined
+type Responder = (request: RecordedRequest) => CannedResponse | undefined
 
 export interface FakeAwsEndpoint {
   url: string
@@ -43,7 +43,7 @@ function escapeXml(text: string): string {
 }
 
 /** `{ A: 'x', B: [{ C: 1 }] }` → `<A>x</A><B>...</B>`; arrays wrap each item in `itemName`. */
-export function toXml(fields: Record<string, unknown>): string {
+function toXml(fields: Record<string, unknown>): string {
   return Object.entries(fields)
     .filter(([, value]) => value !== undefined)
     .map(([key, value]) => `<${key}>${valueXml(value)}</${key}>`)

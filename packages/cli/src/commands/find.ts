@@ -20,7 +20,7 @@ Each match shows its commit time, the last safe moment before it and the exact \
 to that moment. Reads the local cluster's page log (simulator-only; read while the cluster runs).
 `
 
-export interface FindMatch extends HistoryMatch {
+interface FindMatch extends HistoryMatch {
   command: string | null
 }
 

@@ -16,10 +16,7 @@ interface LabOptions extends TargetOptions {
  * The seed lab as a scenario: in an installed package, `scenarios/` beside `dist/` (copied there when packed); in
  * the repository, its `scenarios/` folder.
  */
-export const LAB_SCENARIO = [
-  '../../scenarios/aurora-backtrack-lab.yaml',
-  '../../../../scenarios/aurora-backtrack-lab.yaml',
-]
+const LAB_SCENARIO = ['../../scenarios/aurora-backtrack-lab.yaml', '../../../../scenarios/aurora-backtrack-lab.yaml']
   .map((path) => fileURLToPath(new URL(path, import.meta.url)))
   .find((path) => existsSync(path))!
 

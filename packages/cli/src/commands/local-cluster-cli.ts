@@ -5,7 +5,7 @@ import { InvalidArgumentError } from 'commander'
 import { CONSOLE_PATH } from '@backtrack/console'
 import { LocalClusterClient, type LocalClusterInfo, type LocalClusterStatus } from '@backtrack/simulator'
 
-export const DEFAULT_CLUSTER_ID = 'labstack-cluster'
+const DEFAULT_CLUSTER_ID = 'labstack-cluster'
 
 /** An expected failure: printed as `backtrack: <message>` without a stack trace, exit code 1. */
 export class CliFailure extends Error {
@@ -47,7 +47,7 @@ export function localClient(options: { dataDir?: string; clusterId?: string }): 
 }
 
 /** `'...'` for a POSIX shell. */
-export function shellQuote(value: string): string {
+function shellQuote(value: string): string {
   return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`
 }
 

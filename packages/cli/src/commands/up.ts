@@ -121,7 +121,7 @@ async function runDetached(options: UpOptions, dataDir: string): Promise<void> {
   const client = new LocalClusterClient(dataDir)
   const logFile = client.logFile
   const args = ['up', '--data-dir', dataDir, '--engine', options.engine]
-  const pass: [string, unknown][] = [
+  const pass: [string, string | number | undefined][] = [
     ['--cluster-id', options.clusterId],
     ['--database', options.database],
     ['--host', options.host],

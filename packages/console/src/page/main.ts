@@ -55,7 +55,7 @@ function command(line: string, name: string): HTMLElement {
   const copy = text('button', 'Copy')
   ;(copy as HTMLButtonElement).type = 'button'
   copy.setAttribute('aria-label', `Copy the ${name} command`)
-  copy.addEventListener('click', async () => {
+  const copyLine = async () => {
     try {
       await navigator.clipboard.writeText(line)
       copy.textContent = 'Copied'
@@ -65,7 +65,8 @@ function command(line: string, name: string): HTMLElement {
       copy.textContent = 'Selected'
     }
     setTimeout(() => (copy.textContent = 'Copy'), 1500)
-  })
+  }
+  copy.addEventListener('click', () => void copyLine())
   row.append(code, copy)
   return row
 }

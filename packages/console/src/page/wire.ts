@@ -23,7 +23,7 @@ export interface ClusterView {
   commands: { describe: string; status: string }
 }
 
-export interface TimelineEvent {
+interface TimelineEvent {
   lsn: number
   kind: 'ddl' | 'backtrack'
   micros: number
@@ -34,7 +34,7 @@ export interface TimelineEvent {
   label: string
 }
 
-export interface BacktrackArc {
+interface BacktrackArc {
   id: string
   status: string
   fromMicros: number

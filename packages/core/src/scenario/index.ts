@@ -1,5 +1,6 @@
 export type { Expectation, Scenario, ScenarioStep, SourcePosition } from './scenario.js'
 export { parseScenario, ScenarioSyntaxError, type ParseScenarioOptions, type ScenarioIssue } from './parse-scenario.js'
+export { sqlValueText } from './sql-value-text.js'
 export {
   runScenario,
   type RunScenarioOptions,
@@ -10,7 +11,7 @@ export {
   type ScenarioTarget,
   type SqlOutcome,
 } from './run-scenario.js'
-export { prepareSysbenchTable, sysbenchCreateTableSql, type SysbenchPrepareOptions } from './sysbench-table.js'
+export type { SysbenchPrepareOptions } from './sysbench-table.js'
 export {
   parseSysbenchRun,
   runSysbench,
@@ -19,13 +20,4 @@ export {
   type SysbenchOptions,
   type SysbenchRunResult,
 } from './sysbench.js'
-export { splitStatements } from './split-statements.js'
-export {
-  formatDuration,
-  formatTimeExpression,
-  parseDuration,
-  parseTimeExpression,
-  resolveTimeExpression,
-  type TimeContext,
-  type TimeExpression,
-} from './time-expression.js'
+export { parseTimeExpression, resolveTimeExpression, type TimeContext, type TimeExpression } from './time-expression.js'

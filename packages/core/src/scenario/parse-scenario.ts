@@ -3,6 +3,7 @@ import { BacktrackError } from '../errors.js'
 import type { Expectation, Scenario, ScenarioStep, SourcePosition } from './scenario.js'
 import { splitStatements } from './split-statements.js'
 import { parseDuration, parseTimeExpression } from './time-expression.js'
+import { sqlValueText } from './sql-value-text.js'
 
 /** One problem in a scenario file, with where it is. */
 export interface ScenarioIssue extends SourcePosition {
@@ -64,7 +65,7 @@ class Reader {
     if (!isScalar(node) || node.value === null || typeof node.value === 'object') {
       return this.fail(node as Node, `${what} must be a ${what.includes('number') ? 'number' : 'text'} value`)
     }
-    return String(node.value).replace(/\$\{(\w+)\}/g, (whole, name: string) => {
+    return sqlValueText(node.value).replace(/\$\{(\w+)\}/g, (whole, name: string) => {
       const value = this.#vars[name]
       if (value === undefined) {
         this.fail(node, `unknown variable \${${name}}: define it under vars: or pass --var ${name}=...`)
@@ -101,7 +102,7 @@ class Reader {
     for (const pair of node.items) {
       const key = isScalar(pair.key) ? String(pair.key.value) : ''
       if (!keys.includes(key)) {
-        this.fail(pair as Pair, `unknown key "${key}" in ${what}; expected one of: ${keys.join(', ')}`)
+        this.fail(pair, `unknown key "${key}" in ${what}; expected one of: ${keys.join(', ')}`)
       }
     }
     return node
@@ -109,7 +110,7 @@ class Reader {
 }
 
 function pairOf(map: YAMLMap, key: string): Pair | undefined {
-  return map.items.find((pair) => isScalar(pair.key) && pair.key.value === key) as Pair | undefined
+  return map.items.find((pair) => isScalar(pair.key) && pair.key.value === key)
 }
 
 function parseExpect(reader: Reader, node: unknown): Expectation[] | undefined {
@@ -145,24 +146,23 @@ function parseExpect(reader: Reader, node: unknown): Expectation[] | undefined {
   const rows = pairOf(map, 'rows')
   if (rows !== undefined) {
     const spec = isMap(rows.value) ? rows.value : undefined
-    if (spec === undefined) reader.fail(rows as Pair, 'expect.rows must map tables to row counts, e.g. sbtest1: 20000')
+    if (spec === undefined) reader.fail(rows, 'expect.rows must map tables to row counts, e.g. sbtest1: 20000')
     for (const pair of spec?.items ?? []) {
       const table = reader.names(pair.key, 'table')?.[0]
       const count = reader.integer(pair.value, `row count of ${table ?? 'table'}`)
-      if (table !== undefined && count !== undefined)
-        checks.push({ kind: 'rows', table, count, at: reader.at(pair as Pair) })
+      if (table !== undefined && count !== undefined) checks.push({ kind: 'rows', table, count, at: reader.at(pair) })
     }
   }
   const checksum = pairOf(map, 'checksum')
   if (checksum !== undefined) {
     const spec = isMap(checksum.value) ? checksum.value : undefined
     if (spec === undefined)
-      reader.fail(checksum as Pair, 'expect.checksum must map tables to markers, e.g. sbtest1: before-drop')
+      reader.fail(checksum, 'expect.checksum must map tables to markers, e.g. sbtest1: before-drop')
     for (const pair of spec?.items ?? []) {
       const table = reader.names(pair.key, 'table')?.[0]
       const marker = reader.text(pair.value, 'marker name')
       if (table !== undefined && marker !== undefined) {
-        checks.push({ kind: 'checksum', table, marker, at: reader.at(pair as Pair) })
+        checks.push({ kind: 'checksum', table, marker, at: reader.at(pair) })
       }
     }
   }
@@ -171,16 +171,16 @@ function parseExpect(reader: Reader, node: unknown): Expectation[] | undefined {
   if (query !== undefined) {
     const sql = reader.text(query.value, 'expect.query')
     if (equals === undefined)
-      reader.fail(query as Pair, 'expect.query needs an equals: value (the first column of the first row)')
+      reader.fail(query, 'expect.query needs an equals: value (the first column of the first row)')
     const value = isScalar(equals?.value) ? equals.value.value : undefined
     if (equals !== undefined && !(value === null || typeof value === 'string' || typeof value === 'number')) {
-      reader.fail(equals as Pair, 'expect.equals must be a number, text or null')
+      reader.fail(equals, 'expect.equals must be a number, text or null')
     } else if (sql !== undefined && equals !== undefined) {
       const expected = typeof value === 'string' ? reader.text(equals.value, 'expect.equals') : (value as number | null)
-      if (expected !== undefined) checks.push({ kind: 'query', sql, equals: expected, at: reader.at(query as Pair) })
+      if (expected !== undefined) checks.push({ kind: 'query', sql, equals: expected, at: reader.at(query) })
     }
   } else if (equals !== undefined) {
-    reader.fail(equals as Pair, 'equals: belongs to a query: check')
+    reader.fail(equals, 'equals: belongs to a query: check')
   }
   if (checks.length === 0 && reader.issues.length === issuesBefore) {
     reader.fail(node as Node, 'expect needs at least one check: tables, missing, rows, checksum or query')
@@ -215,7 +215,7 @@ function parseStep(reader: Reader, node: unknown): ScenarioStep | undefined {
       const text = reader.text(value, 'sql')
       if (text === undefined) return undefined
       const statements = splitStatements(text)
-      if (statements.length === 0) return reader.fail(pair as Pair, 'sql: is empty')
+      if (statements.length === 0) return reader.fail(pair, 'sql: is empty')
       return { ...base, kind, statements }
     }
     case 'mark': {
@@ -263,7 +263,7 @@ function parseStep(reader: Reader, node: unknown): ScenarioStep | undefined {
         const earliest = pairOf(spec, 'use-earliest')
         if (earliest !== undefined) {
           if (!isScalar(earliest.value) || typeof earliest.value.value !== 'boolean') {
-            return reader.fail(earliest as Pair, 'use-earliest must be true or false')
+            return reader.fail(earliest, 'use-earliest must be true or false')
           }
           useEarliest = earliest.value.value
         }
@@ -315,8 +315,8 @@ export function parseScenario(text: string, options: ParseScenarioOptions = {}):
     for (const pair of isMap(varsPair.value) ? varsPair.value.items : []) {
       const name = isScalar(pair.key) ? String(pair.key.value) : ''
       if (!isScalar(pair.value) || typeof pair.value.value === 'object')
-        probe.fail(pair as Pair, `vars.${name} must be a plain value`)
-      else vars[name] = String(pair.value.value)
+        probe.fail(pair, `vars.${name} must be a plain value`)
+      else vars[name] = sqlValueText(pair.value.value)
     }
   }
   for (const [name, value] of Object.entries(options.vars ?? {})) vars[name] = value

@@ -5,6 +5,7 @@ import type { ClusterStatus, DBClusterBacktrack } from '../types.js'
 import type { Expectation, Scenario, ScenarioStep } from './scenario.js'
 import { prepareSysbenchTable } from './sysbench-table.js'
 import { resolveTimeExpression } from './time-expression.js'
+import { sqlValueText } from './sql-value-text.js'
 
 /** What one statement returned: rows for queries, a count for writes. */
 export type SqlOutcome = Record<string, unknown>[] | { affectedRows: number }
@@ -77,7 +78,7 @@ function firstCell(outcome: SqlOutcome): unknown {
   return row === undefined ? undefined : Object.values(row)[0]
 }
 
-const show = (value: unknown) => (value === null || value === undefined ? 'null' : String(value))
+const show = (value: unknown) => (value === null || value === undefined ? 'null' : sqlValueText(value))
 
 class Run {
   readonly marks = new Map<string, Date>()
@@ -114,7 +115,7 @@ class Run {
     const outcome = await this.query(
       'SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME',
     )
-    return Array.isArray(outcome) ? outcome.map((row) => String(row['t'])) : []
+    return Array.isArray(outcome) ? outcome.map((row) => sqlValueText(row['t'])) : []
   }
 
   async step(index: number, step: ScenarioStep): Promise<void> {

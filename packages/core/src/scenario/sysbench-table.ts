@@ -1,7 +1,7 @@
 import type { ScenarioSql } from './run-scenario.js'
 
 /** `CREATE TABLE` of sysbench's oltp tables (oltp_common.lua, MySQL driver, InnoDB). */
-export function sysbenchCreateTableSql(table: string): string {
+function sysbenchCreateTableSql(table: string): string {
   return (
     `CREATE TABLE ${table} (\n` +
     '  id INTEGER NOT NULL AUTO_INCREMENT,\n' +

@@ -100,7 +100,7 @@ export function formatTimeExpression(expression: TimeExpression): string {
 }
 
 /** `1500` → `1.5s`, `90000` → `90s`, `250` → `250ms`. */
-export function formatDuration(ms: number): string {
+function formatDuration(ms: number): string {
   if (ms < 1000) return `${ms}ms`
   return `${Number((ms / 1000).toFixed(3))}s`
 }

@@ -7,7 +7,7 @@
 /** Quotes an identifier. */
 export const q = (name: string) => '`' + name.replaceAll('`', '``') + '`'
 /** A value inlined as SQL (mysql2 `toSqlString`). */
-export const raw = (sql: string) => ({ toSqlString: () => sql })
+const raw = (sql: string) => ({ toSqlString: () => sql })
 
 /** A column name with a backtick, a space, a dot and non-ASCII. */
 export const WEIRD = 'we ird`col.ü'
@@ -31,7 +31,7 @@ export const COLUMNS_SQL = `
 `
 
 /** The columns an INSERT gives values for (all but the generated ones), in table order. */
-export const NAMES = [
+const NAMES = [
   'id',
   'ti',
   'tiu',

@@ -14,7 +14,7 @@ import { instanceNotFound, RdsCatalog, type CatalogStore, type InstanceRecord } 
 import { instanceArn } from '../rds-shapes.js'
 
 /** Metrics a test puts in, by descriptor. */
-export class FakeMetricSource implements MetricSource {
+class FakeMetricSource implements MetricSource {
   readonly #series: { metric: MetricDescriptor; points: MetricPoint[] }[] = []
 
   add(metric: MetricDescriptor, points: MetricPoint[]): void {

@@ -37,7 +37,7 @@ export interface BotocoreModel {
 }
 
 /** Where Debian puts botocore's data: python3-botocore first, then the copy inside awscli (the CLI v2). */
-export const BOTOCORE_DATA_DIRS = [
+const BOTOCORE_DATA_DIRS = [
   '/usr/lib/python3/dist-packages/botocore/data',
   '/usr/lib/python3/dist-packages/awscli/botocore/data',
 ]
@@ -64,7 +64,7 @@ export function loadServiceModel(
  * The errors every AWS Query API may answer, with their HTTP statuses, from the APIs' "Common Errors" page, plus those
  * AWS is seen to send although that page does not list them (SigV4 failures, throttling, a too-large body).
  */
-export const COMMON_ERRORS: Readonly<Record<string, number>> = {
+const COMMON_ERRORS: Readonly<Record<string, number>> = {
   AccessDeniedException: 400,
   IncompleteSignature: 400,
   InternalFailure: 500,

@@ -2,7 +2,7 @@ import { MiB, median, pairRatios, spreadOf } from './measure.js'
 import type { BenchSizes } from './options.js'
 import type { Figure, Target } from './report.js'
 
-export const TARGETS = {
+const TARGETS = {
   lagSeconds: 2,
   tpsRatio: 0.9,
   dropUndoRatio: 1.3,

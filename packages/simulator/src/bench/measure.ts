@@ -15,7 +15,7 @@ export function since(start: number): number {
 }
 
 /** `VmHWM` (peak resident set) of this process in bytes, from /proc; undefined where there is no /proc. */
-export function readPeakRss(): number | undefined {
+function readPeakRss(): number | undefined {
   try {
     const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync('/proc/self/status', 'utf8'))
     return match === null ? undefined : Number(match[1]) * 1024
@@ -25,7 +25,7 @@ export function readPeakRss(): number | undefined {
 }
 
 /** Resets `VmHWM` to the current RSS (Linux: `echo 5 > /proc/self/clear_refs`); false when not allowed. */
-export function resetPeakRss(): boolean {
+function resetPeakRss(): boolean {
   try {
     writeFileSync('/proc/self/clear_refs', '5')
     return true

@@ -65,7 +65,7 @@ export interface CliOptions {
 }
 
 /** The bench's phases, in the order they run (`--only` picks some; `capture` always runs first). */
-export const PHASES = ['capture', 'tps', 'drop', 'rewind', 'reset', 'dml'] as const
+const PHASES = ['capture', 'tps', 'drop', 'rewind', 'reset', 'dml'] as const
 
 export const USAGE = `usage: pnpm bench [--quick] [--json] [--only PHASES] [--table-size N] [--dml-table-size N] [--time S]
                   [--repeats N] [--work-dir DIR]

@@ -3,7 +3,7 @@
  * for machines). Every figure that has a baseline is a ratio against a baseline measured in the same run.
  */
 
-export type Comparison = '<=' | '>='
+type Comparison = '<=' | '>='
 
 /** What a figure is held to: its value or its ratio, at most or at least a limit. */
 export interface Target {
@@ -33,7 +33,7 @@ export interface Figure {
   note?: string
 }
 
-export type Verdict = 'PASS' | 'MISS' | 'INFO'
+type Verdict = 'PASS' | 'MISS' | 'INFO'
 
 export interface Evaluation {
   verdict: Verdict
@@ -126,16 +126,7 @@ export function renderTable(header: string[], rows: string[][], markdown = false
   return [line(header), rule, ...rows.map(line)].join('\n')
 }
 
-export const TABLE_HEADER = [
-  '#',
-  'figure',
-  'value',
-  'baseline (same run)',
-  'ratio',
-  'spread (runs)',
-  'target',
-  'result',
-]
+const TABLE_HEADER = ['#', 'figure', 'value', 'baseline (same run)', 'ratio', 'spread (runs)', 'target', 'result']
 
 /** `1.45–1.60 (3)`: the range of the judged number over the run's repeats. */
 export function formatSpread(figure: Figure): string {
@@ -145,7 +136,7 @@ export function formatSpread(figure: Figure): string {
   return `${formatNumber(spread.min)}–${withUnit(spread.max, unit)} (${spread.runs})`
 }
 
-export function figureRows(figures: readonly Figure[]): string[][] {
+function figureRows(figures: readonly Figure[]): string[][] {
   return figures.map((figure) => [
     figure.id.split('.')[0]!,
     figure.label,

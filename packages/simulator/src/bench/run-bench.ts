@@ -30,7 +30,7 @@ const resetPhase: BenchPhase = {
  * The bench's phases in the order they run. `capture` comes first: it prepares the table the others use. A new
  * measurement is a new phase here (a `BenchPhase` adding figures and checks to the context).
  */
-export const BENCH_PHASES: readonly BenchPhase[] = [
+const BENCH_PHASES: readonly BenchPhase[] = [
   capturePhase,
   throughputPhase,
   dropUndoPhase,

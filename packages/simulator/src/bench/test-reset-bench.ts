@@ -14,7 +14,7 @@ import { formatReport, type Check, type Figure } from './report.js'
 
 const execFileAsync = promisify(execFile)
 
-export const RESET_TARGETS = { medianMillis: 50, p95Millis: 150, dumpRatio: 1 / 20 } as const
+const RESET_TARGETS = { medianMillis: 50, p95Millis: 150, dumpRatio: 1 / 20 } as const
 
 export interface ResetBenchSizes {
   /** Tables in the database (each `rowsPerTable` rows, sysbench's schema). */
@@ -32,7 +32,7 @@ export const RESET_QUICK_SIZES: ResetBenchSizes = { tables: 10, rowsPerTable: 10
 const CHANGED_TABLES = ['t1', 't2', 't3']
 
 /** The nearest-rank percentile. */
-export function percentile(values: readonly number[], p: number): number {
+function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!

@@ -997,7 +997,7 @@ export class Capture {
 }
 
 /** The server's current binlog end. */
-export async function serverBinlogPosition(connection: Connection): Promise<BinlogPosition> {
+async function serverBinlogPosition(connection: Connection): Promise<BinlogPosition> {
   const [rows] = await connection.query<RowDataPacket[]>('SHOW MASTER STATUS')
   const row = rows[0]
   if (row === undefined) {
@@ -1021,7 +1021,7 @@ function columnLines(createSql: string): string[] {
 }
 
 /** Whether an ALTER from `before` to `after` leaves every stored row unchanged. */
-export function keepsRows(before: TableSchema, after: TableSchema): boolean {
+function keepsRows(before: TableSchema, after: TableSchema): boolean {
   const a = columnLines(before.createSql)
   const b = columnLines(after.createSql)
   return (
@@ -1039,11 +1039,11 @@ function fromBinlogError(error: BinlogError): BacktrackError {
 
 /** For tables without a key the log keeps each distinct row once, with how many times it occurs. */
 
-export function withCount(image: Buffer, n: number): Buffer {
+function withCount(image: Buffer, n: number): Buffer {
   return Buffer.concat([image, encodeCells([Buffer.from(String(n))])])
 }
 
-export function countOf(stored: Buffer): number {
+function countOf(stored: Buffer): number {
   const cells = readCells(stored)
   return Number(cells.at(-1)!.toString())
 }
@@ -1066,7 +1066,7 @@ export function* expandCounts(rows: Iterable<{ image: Buffer }>, schema: TableSc
  * Binlog row images list the columns the server logged; the schema may list more (e.g. virtual columns the server
  * leaves out). Reorders by name into the schema's column order, NULL for any the image lacks.
  */
-export function alignToSchema(image: Buffer, map: TableMap, schema: TableSchema): Buffer {
+function alignToSchema(image: Buffer, map: TableMap, schema: TableSchema): Buffer {
   const columns = schema.columns
   if (map.columns.length === columns.length && map.columns.every((c, i) => c.name === columns[i]!.name)) return image
   const cells = readCells(image)

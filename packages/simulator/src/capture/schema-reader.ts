@@ -44,7 +44,7 @@ const KIND_BY_TYPE: Record<string, ValueKind> = {
 }
 
 /** How a column's value is kept, from its information_schema DATA_TYPE. */
-export function kindOfDataType(dataType: string): ValueKind {
+function kindOfDataType(dataType: string): ValueKind {
   return KIND_BY_TYPE[dataType.toLowerCase()] ?? 'string'
 }
 
@@ -130,7 +130,7 @@ export async function* readTableRows(
     rowsAsArray: true,
     typeCast: (field: { buffer(): Buffer | null }) => field.buffer(),
   } as never)
-  const stream = query.stream({ highWaterMark: 1000 } as never)
+  const stream = query.stream({ highWaterMark: 1000 })
   // The server prints floats its own way (1e300, 9.007199254740992e15); the binlog decoder's text is canonical.
   const floatText = schema.columns.map((c) =>
     c.dataType === 'float' ? float32Text : c.dataType === 'double' || c.dataType === 'real' ? doubleText : undefined,

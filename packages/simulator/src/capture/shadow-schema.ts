@@ -6,7 +6,7 @@ import type { TableSchema } from '../page-log/page-log.js'
 import { readTableSchema } from './schema-reader.js'
 
 /** The shadow database that mirrors `db`'s definitions (never its rows); `tag` keeps two captures apart. */
-export function shadowName(db: string, tag: string): string {
+function shadowName(db: string, tag: string): string {
   const prefix = `__bt_${tag}_`
   const name = prefix + db
   return name.length <= 64 ? name : prefix + createHash('sha1').update(db).digest('hex').slice(0, 40)

@@ -40,7 +40,7 @@ describe('restoreFromPageLog over private MariaDB servers', () => {
   }
 
   const checksum = async (conn: Connection, table: string) =>
-    String(((await conn.query<RowDataPacket[]>(`CHECKSUM TABLE ${table}`))[0] as RowDataPacket[])[0]!.Checksum)
+    String((await conn.query<RowDataPacket[]>(`CHECKSUM TABLE ${table}`))[0][0]!.Checksum)
 
   it('loads the state as of a moment, and leaves the source as it is', async () => {
     await app.query('CREATE TABLE account (id INT PRIMARY KEY, owner VARCHAR(40), balance DECIMAL(12,2), KEY (owner))')

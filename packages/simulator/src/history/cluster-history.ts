@@ -124,18 +124,13 @@ export function openClusterHistory(dataDir: string): ClusterHistory {
   return new ClusterHistory(new PageLog(path, { readonly: true }))
 }
 
-/** True when `dataDir` holds a cluster's history. */
-export function hasClusterHistory(dataDir: string): boolean {
-  return existsSync(pageLogFile(dataDir))
-}
-
 /** Microseconds → RDS time, to the millisecond. */
 export function timeOfMicros(micros: number): string {
   return formatRdsTime(new Date(Math.floor(micros / 1000)))
 }
 
 /** A commit time with its microseconds, so it reads apart from the millisecond before it. */
-export function commitTimeOf(micros: number): string {
+function commitTimeOf(micros: number): string {
   const iso = new Date(Math.floor(micros / 1000)).toISOString()
   return `${iso.slice(0, -1)}${String(micros % 1000).padStart(3, '0')}Z`
 }

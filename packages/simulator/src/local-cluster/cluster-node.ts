@@ -64,7 +64,7 @@ export interface ClusterNodeOptions {
 }
 
 /** A port that is free on `host` now (bound and released at once), for an endpoint that opens later. */
-export async function freePort(host: string): Promise<number> {
+async function freePort(host: string): Promise<number> {
   const server = createServer()
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)

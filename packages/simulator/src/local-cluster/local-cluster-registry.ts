@@ -60,7 +60,7 @@ export interface LocalClusterRegistryOptions {
  * 127.0.1.1), so that it can listen on the cluster's port as Aurora's reader endpoint does; undefined when the
  * cluster listens beyond loopback (a wildcard address already holds that port everywhere).
  */
-export function readerAddressFor(host: string): string | undefined {
+function readerAddressFor(host: string): string | undefined {
   const match = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host)
   if (match === null) return undefined
   const third = Number(match[2])

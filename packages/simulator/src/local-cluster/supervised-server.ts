@@ -115,7 +115,7 @@ export class SupervisedServer implements StartedMysqlServer {
         const failed = `The DB cluster's server could not be restarted: ${(error as Error).message}`
         logger.warn(failed)
         if (attempt === 0) onEvent(failed)
-        await sleep(RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]!)
+        await sleep(RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)])
       }
     }
   }

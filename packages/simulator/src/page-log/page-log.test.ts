@@ -143,7 +143,9 @@ describe('PageLog', () => {
         valueOf(changedRow.image),
       ])
     // Keys come in the order the log sorts them (the key's bytes), each once, with its image there.
-    const expected = [...log.changedKeys(1, diff)].sort(Buffer.compare).map((k) => readCells(k)[0]!.toString())
+    const expected = [...log.changedKeys(1, diff)]
+      .sort((a, b) => Buffer.compare(a, b))
+      .map((k) => readCells(k)[0]!.toString())
     expect(changed(back).map(([id]) => id)).toEqual(expected)
     expect(new Map(changed(back))).toEqual(
       new Map<string, number | null>([

@@ -70,11 +70,6 @@ export interface ChangedRow {
   image: Buffer | null
 }
 
-export interface RowVersion {
-  key: Buffer
-  image: Buffer | null
-}
-
 interface TxnRow {
   lsn: number
   commit_us: number

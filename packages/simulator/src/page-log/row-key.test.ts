@@ -28,7 +28,7 @@ describe('rowKey', () => {
       '18446744073709551615',
     ]
     const keys = ids.map((id) => rowKey(row(id), schema('bigint')))
-    expect([...keys].sort(Buffer.compare)).toEqual(keys)
+    expect([...keys].sort((a, b) => Buffer.compare(a, b))).toEqual(keys)
     expect(keys.map((key) => keyCells(key)[0]!.toString())).toEqual(ids)
   })
 

@@ -71,7 +71,7 @@ export function rowKey(image: Buffer, schema: TableSchema): Buffer {
   }
   for (let k = 0; k < keyColumns.length; k++) {
     if (starts[k] === -1) key[at++] = 0x00
-    else at += image.copy(key, at, starts[k]!, ends[k]!)
+    else at += image.copy(key, at, starts[k], ends[k])
   }
   return key
 }
