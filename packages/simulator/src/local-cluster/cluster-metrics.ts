@@ -5,11 +5,15 @@ const RETENTION_MS = 15 * 24 * 3600_000
 /** `BacktrackChangeRecordsCreationRate` counts the change records created over five minutes. */
 const CREATION_RATE_SPAN_MS = 5 * 60_000
 
-/** Aurora's backtrack metrics (namespace `AWS/RDS`, dimension `DBClusterIdentifier`), with their units. */
+/**
+ * Aurora's backtrack metrics (namespace `AWS/RDS`, dimension `DBClusterIdentifier`), with their CloudWatch units.
+ * AWS documents BacktrackWindowActual in minutes, but CloudWatch's StandardUnit has no Minutes: its value is minutes,
+ * its unit Count.
+ */
 export const BACKTRACK_METRICS = {
   BacktrackChangeRecordsCreationRate: 'Count',
   BacktrackChangeRecordsStored: 'Count',
-  BacktrackWindowActual: 'Minutes',
+  BacktrackWindowActual: 'Count',
   BacktrackWindowAlert: 'Count',
 } as const
 
