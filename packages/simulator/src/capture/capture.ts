@@ -552,10 +552,11 @@ export class Capture {
         this.#batchChanges >= FLUSH_EVERY_CHANGES
       ) {
         this.#flush()
-      } else if (this.#flushTimer === undefined) {
+      } else if (this.#flushTimer === undefined && !this.#stopping) {
+        // Not while stopping: events still arrive until the stream is closed, and the log may be closed by then.
         this.#flushTimer = setTimeout(() => {
           this.#flushTimer = undefined
-          if (this.#txn === undefined && this.#dirty() && this.#error === undefined) this.#flush()
+          if (!this.#stopping && this.#txn === undefined && this.#dirty() && this.#error === undefined) this.#flush()
         }, 5)
       }
     }
@@ -987,6 +988,7 @@ export class Capture {
     if (this.#txn === undefined && this.#dirty() && this.#error === undefined) this.#flush()
     await this.#stream?.close().catch(() => undefined)
     await this.#running
+    if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer)
     if (this.#log.inBatch) this.#log.rollback()
     for (const waiter of this.#waiters.splice(0))
       waiter.reject(new BacktrackError('CaptureFault', 'the capture was stopped'))
