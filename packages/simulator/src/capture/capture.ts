@@ -1,30 +1,32 @@
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise'
+import mysql, { type Connection } from 'mysql2/promise'
 import { BacktrackError } from '@backtrack/core'
 import {
   BinlogError,
-  encodeCells,
   openBinlogStream,
-  readCells,
   type BinlogEvent,
   type BinlogPosition,
   type BinlogStream,
-  type Cell,
   type TableMap,
 } from '@backtrack/binlog'
-import { loadRows } from '../load-data.js'
-import { systemClock, type Clock } from '../clock.js'
-import { parseDdl, rewriteDatabases, withTableName, type Ddl, type TableRef } from '../ddl/parse-ddl.js'
-import { qualifiedName, quoteIdent } from '../ddl/sql-tokens.js'
-import type { PageLog, TableIncarnation, TableSchema } from '../page-log/page-log.js'
-import type { View } from '../page-log/view.js'
-import { rowKey } from '../page-log/row-key.js'
 import type { StartedMysqlServer } from '@backtrack/mysql-server'
-import { comparePositions, formatPosition } from './binlog-position.js'
-import { isSystemDatabase, prepareSession, readTableRows, readTableSchema } from './schema-reader.js'
-import { ShadowSchema } from './shadow-schema.js'
+import { systemClock, type Clock } from '../clock.js'
+import { parseDdl, withTableName } from '../ddl/parse-ddl.js'
+import { qualifiedName } from '../ddl/sql-tokens.js'
+import { countOf, withCount } from '../page-log/keyless-rows.js'
+import type { PageLog, TableIncarnation } from '../page-log/page-log.js'
+import { rowKey } from '../page-log/row-key.js'
+import type { View } from '../page-log/view.js'
 import { isServerGone } from '../server-gone.js'
+import { takeBaseImage } from './base-image.js'
+import { comparePositions, formatPosition, serverBinlogPosition } from './binlog-position.js'
+import { Catalog, tableKey } from './catalog.js'
+import { applyDdl, type DdlContext } from './ddl-application.js'
+import { applyForeignKeyCascades, type CascadeContext } from './foreign-key-cascades.js'
+import { isSystemDatabase, prepareSession } from './schema-reader.js'
+import { ShadowSchema } from './shadow-schema.js'
+import { alignToSchema } from './table-map.js'
 import { CommitStamper } from './timestamps.js'
 
 export interface CaptureLogger {
@@ -54,36 +56,12 @@ interface OpenTxn {
   exactMicros: number | undefined
 }
 
-const SCRATCH_PREFIX = '__bt_scratch_'
 const FLUSH_EVERY_MS = 200
 const FLUSH_EVERY_CHANGES = 50_000
 const PRUNE_EVERY_MS = 10_000
 const MAX_RECONNECTS = 30
 /** A wait for the capture fails when it has read nothing for this long. */
 const STALL_MS = 30_000
-
-/** The tables the capture knows by `db`.`name`; `version` changes with every change to it. */
-class Catalog extends Map<string, TableIncarnation> {
-  version = 0
-
-  override set(key: string, value: TableIncarnation): this {
-    this.version++
-    return super.set(key, value)
-  }
-
-  override delete(key: string): boolean {
-    this.version++
-    return super.delete(key)
-  }
-
-  override clear(): void {
-    this.version++
-    super.clear()
-  }
-}
-
-/** `db`.`name` as a map key. */
-const tableKey = (db: string, name: string) => `${db}\u0000${name}`
 
 /**
  * Reads the server's row binlog as a replica and turns every committed transaction into page-log records:
@@ -114,11 +92,23 @@ export class Capture {
   #purgedBefore = ''
   /** When the capture last read something that moved it on (Date.now()). */
   #lastProgress = Date.now()
+  /** What the rooms (DDL application, foreign-key cascades) see of the capture; admin and shadow change on reconnect. */
+  readonly #rooms: DdlContext & CascadeContext
 
   private constructor(options: CaptureOptions) {
     this.#options = options
     this.#log = options.log
     this.#stamper = new CommitStamper(options.log.lastCommitMicros)
+    this.#rooms = {
+      log: this.#log,
+      catalog: this.#catalog,
+      admin: () => this.#admin,
+      shadow: () => this.#shadow,
+      lsn: () => this.#txnLsn(),
+      tables: () => this.#catalog.values(),
+      tableFor: (map) => this.#tableFor(map),
+      countChange: () => void this.#txn!.changes++,
+    }
   }
 
   /** Starts capturing: takes the base image on first use, else resumes at the saved binlog position. */
@@ -265,92 +255,17 @@ export class Capture {
   }
 
   async #takeBaseImage(): Promise<void> {
-    const log = this.#log
-    await this.#shadow.reset(new Map())
-    const started = Date.now()
-    await this.#admin.query('FLUSH TABLES WITH READ LOCK')
-    let position: BinlogPosition
-    const schemas = new Map<string, { createDb: string; tables: { name: string; schema: TableSchema }[] }>()
-    try {
-      position = await serverBinlogPosition(this.#admin)
-      const [dbs] = await this.#admin.query<RowDataPacket[]>(
-        'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA',
-      )
-      for (const row of dbs) {
-        const db = String(row.name)
-        if (isSystemDatabase(db)) continue
-        const [[create]] = await this.#admin.query<RowDataPacket[]>(`SHOW CREATE DATABASE ${quoteIdent(db)}`)
-        const [tables] = await this.#admin.query<RowDataPacket[]>(
-          "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'",
-          [db],
-        )
-        const entry = {
-          createDb: String(create!['Create Database']),
-          tables: [] as { name: string; schema: TableSchema }[],
-        }
-        for (const table of tables) {
-          entry.tables.push({
-            name: String(table.name),
-            schema: await readTableSchema(this.#admin, db, String(table.name)),
-          })
-        }
-        schemas.set(db, entry)
-      }
-      await this.#admin.query('START TRANSACTION WITH CONSISTENT SNAPSHOT')
-    } finally {
-      await this.#admin.query('UNLOCK TABLES')
-    }
-    const lsn = log.nextLsn()
-    log.begin()
-    let rows = 0
-    for (const [db, entry] of schemas) {
-      log.createDatabase(db, lsn, entry.createDb)
-      await this.#shadow.createDatabase(db)
-      for (const { name, schema } of entry.tables) {
-        const id = log.createTable(db, name, schema, lsn)
-        this.#catalog.set(tableKey(db, name), { id, database: db, name, createdLsn: lsn, droppedLsn: null, schema })
-        await this.#shadow.createTable(db, schema.createSql)
-        rows += await this.#putRows(id, schema, lsn, readTableRows(this.#admin, db, name, schema))
-      }
-    }
-    await this.#admin.query('COMMIT')
-    log.putTxn({
-      lsn,
-      commitMicros: this.#stamper.stamp(
-        Math.floor(this.#options.clock.nowMicros() / 1e6),
-        this.#options.clock.nowMicros(),
-      ),
-      kind: 'base',
-      gtid: null,
-      sql: null,
-      changes: rows,
+    const position = await takeBaseImage({
+      log: this.#log,
+      admin: this.#admin,
+      shadow: this.#shadow,
+      catalog: this.#catalog,
+      commitMicros: () =>
+        this.#stamper.stamp(Math.floor(this.#options.clock.nowMicros() / 1e6), this.#options.clock.nowMicros()),
+      ...(this.#options.logger === undefined ? {} : { logger: this.#options.logger }),
     })
-    log.flush({ binlog_file: position.file, binlog_pos: String(position.position) })
     this.#committed = position
     this.#processed = position
-    this.#options.logger?.info(
-      `capture: base image of ${schemas.size} database(s), ${rows} row(s) at ${formatPosition(position)} in ${Date.now() - started} ms`,
-    )
-  }
-
-  async #putRows(id: number, schema: TableSchema, lsn: number, images: AsyncIterable<Buffer>): Promise<number> {
-    let count = 0
-    if (schema.keyColumns.length === 0) {
-      const counts = new Map<string, { image: Buffer; n: number }>()
-      for await (const image of images) {
-        const entry = counts.get(image.toString('latin1'))
-        if (entry === undefined) counts.set(image.toString('latin1'), { image, n: 1 })
-        else entry.n++
-        count++
-      }
-      for (const { image, n } of counts.values()) this.#log.putRow(id, image, lsn, withCount(image, n))
-      return count
-    }
-    for await (const image of images) {
-      this.#log.putRow(id, rowKey(image, schema), lsn, image)
-      count++
-    }
-    return count
   }
 
   #paused: { promise: Promise<void>; resume: () => void } | undefined
@@ -457,14 +372,15 @@ export class Capture {
         break
       case 'delete-rows':
         for (const image of event.rows) this.#change(event.table, image, null)
-        await this.#cascade(
+        await applyForeignKeyCascades(
+          this.#rooms,
           event.table,
           event.rows.map((before) => ({ before, after: null })),
         )
         break
       case 'update-rows':
         for (const { before, after } of event.rows) this.#change(event.table, before, after)
-        await this.#cascade(event.table, event.rows)
+        await applyForeignKeyCascades(this.#rooms, event.table, event.rows)
         break
       case 'xid':
         if (this.#txn !== undefined) this.#txn.headerSeconds = event.timestamp
@@ -513,7 +429,7 @@ export class Capture {
     const ddl = parseDdl(sql)
     if (ddl.kind === 'none') return
     if (this.#txn === undefined) this.#beginTxn(headerSeconds, null, undefined)
-    const touched = await this.#ddl(ddl, schema, sql)
+    const touched = await applyDdl(this.#rooms, ddl, schema, sql)
     if (touched) {
       this.#txn!.kind = 'ddl'
       this.#txn!.sql = sql.slice(0, 4096)
@@ -727,250 +643,6 @@ export class Capture {
   }
 
   /**
-   * Rows changed by ON DELETE/UPDATE CASCADE or SET NULL are changed inside InnoDB and never reach the row
-   * binlog; derive them from the parent change and the foreign keys, against the child rows the log holds.
-   */
-  async #cascade(map: TableMap, changes: { before: Buffer; after: Buffer | null }[]): Promise<void> {
-    const parent = this.#tableFor(map)
-    if (parent === undefined) return
-    for (const child of this.#catalog.values()) {
-      for (const fk of child.schema.foreignKeys) {
-        if (fk.parentDatabase !== parent.database || fk.parentTable !== parent.name) continue
-        const parentIndexes = fk.parentColumns.map((name) => parent.schema.columns.findIndex((c) => c.name === name))
-        const childIndexes = fk.columns.map((name) => child.schema.columns.findIndex((c) => c.name === name))
-        const removed = new Map<string, Cell[] | null>()
-        for (const { before, after } of changes) {
-          const old = readCells(alignToSchema(before, map, parent.schema))
-          const oldKey = parentIndexes.map((i) => old[i] ?? null)
-          if (oldKey.some((cell) => cell === null)) continue
-          if (after === null) {
-            if (fk.onDelete === 'CASCADE' || fk.onDelete === 'SET NULL')
-              removed.set(encodeCells(oldKey).toString('latin1'), null)
-          } else {
-            const next = readCells(alignToSchema(after, map, parent.schema))
-            const newKey = parentIndexes.map((i) => next[i] ?? null)
-            if (encodeCells(newKey).equals(encodeCells(oldKey))) continue
-            if (fk.onUpdate === 'CASCADE') removed.set(encodeCells(oldKey).toString('latin1'), newKey)
-            else if (fk.onUpdate === 'SET NULL') removed.set(encodeCells(oldKey).toString('latin1'), null)
-          }
-        }
-        if (removed.size === 0) continue
-        const action = changes[0]!.after === null ? fk.onDelete : fk.onUpdate
-        const lsn = this.#txnLsn()
-        const derived: { before: Buffer; after: Buffer | null }[] = []
-        // Collect first: the log cannot be written while one of its cursors is open.
-        const affected: { key: Buffer; image: Buffer; fkValue: string }[] = []
-        for (const { key, image } of this.#log.rowsIn(child.id, this.#log.headView())) {
-          const cells = readCells(image)
-          const fkValue = encodeCells(childIndexes.map((i) => cells[i] ?? null)).toString('latin1')
-          if (removed.has(fkValue)) affected.push({ key, image, fkValue })
-        }
-        // A keyless child stores each distinct row once under the row itself, with its count as an extra last cell:
-        // the changed row moves to a new key with all its copies, and adds to a row that already looks like it.
-        const keyless = child.schema.keyColumns.length === 0
-        const counts = new Map<string, { row: Buffer; delta: number }>()
-        const count = (row: Buffer, delta: number) => {
-          const entry = counts.get(row.toString('latin1'))
-          if (entry === undefined) counts.set(row.toString('latin1'), { row, delta })
-          else entry.delta += delta
-        }
-        for (const { key, image, fkValue } of affected) {
-          const row = keyless ? key : image
-          const replacement = removed.get(fkValue)
-          let next: Buffer | null
-          if (action === 'CASCADE' && replacement === null) next = null
-          else {
-            const updated = readCells(row)
-            childIndexes.forEach(
-              (index, i) => (updated[index] = replacement === null ? null : (replacement?.[i] ?? null)),
-            )
-            next = encodeCells(updated)
-          }
-          derived.push({ before: row, after: next })
-          if (keyless) {
-            const copies = countOf(image)
-            count(row, -copies)
-            if (next !== null) count(next, copies)
-          } else if (next === null) this.#log.putRow(child.id, key, lsn, null)
-          else {
-            const nextKey = rowKey(next, child.schema)
-            if (!nextKey.equals(key)) this.#log.putRow(child.id, key, lsn, null)
-            this.#log.putRow(child.id, nextKey, lsn, next)
-          }
-          this.#txn!.changes++
-        }
-        for (const { row, delta } of counts.values()) {
-          if (delta === 0) continue
-          const current = this.#log.rowAt(child.id, row, this.#log.headView())
-          const n = (current === null ? 0 : countOf(current)) + delta
-          this.#log.putRow(child.id, row, lsn, n > 0 ? withCount(row, n) : null)
-        }
-        if (derived.length > 0) await this.#cascade(identityMap(child), derived)
-      }
-    }
-  }
-
-  /** Applies one DDL statement to the log and the shadow; returns whether it touched captured tables. */
-  async #ddl(ddl: Ddl, schema: string, sql: string): Promise<boolean> {
-    const resolve = (ref: TableRef) => ({ db: ref.db ?? schema, name: ref.name })
-    const log = this.#log
-    switch (ddl.kind) {
-      case 'other':
-        return false
-      case 'create-database': {
-        if (isSystemDatabase(ddl.db)) return false
-        const lsn = this.#txnLsn()
-        if (ddl.orReplace) this.#dropDatabaseTables(ddl.db, lsn)
-        await this.#shadow.createDatabase(ddl.db)
-        log.createDatabase(ddl.db, lsn, `CREATE DATABASE ${quoteIdent(ddl.db)}${databaseOptions(sql)}`)
-        return true
-      }
-      case 'drop-database': {
-        if (isSystemDatabase(ddl.db) || !this.#shadow.has(ddl.db)) return false
-        const lsn = this.#txnLsn()
-        this.#dropDatabaseTables(ddl.db, lsn)
-        log.dropDatabase(ddl.db, lsn)
-        await this.#shadow.dropDatabase(ddl.db)
-        return true
-      }
-      case 'create-table': {
-        const { db, name } = resolve(ddl.table)
-        if (ddl.temporary || isSystemDatabase(db)) return false
-        const existing = this.#catalog.get(tableKey(db, name))
-        if (existing !== undefined && !ddl.orReplace) return false // CREATE TABLE IF NOT EXISTS on an existing table
-        const lsn = this.#txnLsn()
-        if (existing !== undefined) {
-          log.dropTable(existing.id, lsn)
-          this.#catalog.delete(tableKey(db, name))
-        }
-        await this.#shadow.replay(sql, schema)
-        this.#newIncarnation(db, name, await this.#shadow.describe(db, name), lsn)
-        return true
-      }
-      case 'drop-table': {
-        if (ddl.temporary) return false
-        let touched = false
-        for (const ref of ddl.tables) {
-          const { db, name } = resolve(ref)
-          const table = this.#catalog.get(tableKey(db, name))
-          if (table === undefined) continue
-          log.dropTable(table.id, this.#txnLsn())
-          this.#catalog.delete(tableKey(db, name))
-          touched = true
-        }
-        if (touched) await this.#shadow.replay(sql, schema)
-        return touched
-      }
-      case 'truncate': {
-        const { db, name } = resolve(ddl.table)
-        const table = this.#catalog.get(tableKey(db, name))
-        if (table === undefined) return false
-        const lsn = this.#txnLsn()
-        log.dropTable(table.id, lsn)
-        this.#newIncarnation(db, name, table.schema, lsn)
-        return true
-      }
-      case 'alter-table':
-      case 'index': {
-        const { db, name } = resolve(ddl.table)
-        const table = this.#catalog.get(tableKey(db, name))
-        if (table === undefined) return false
-        const target = ddl.kind === 'alter-table' && ddl.renameTo !== undefined ? resolve(ddl.renameTo) : { db, name }
-        await this.#shadow.replay(sql, schema)
-        const schemaAfter = await this.#shadow.describe(target.db, target.name)
-        const lsn = this.#txnLsn()
-        if (keepsRows(table.schema, schemaAfter)) {
-          // Indexes, constraints or table options only: the rows stay as they are, the definition changes.
-          log.alterSchema(table.id, lsn, schemaAfter)
-          if (target.db !== db || target.name !== name) log.renameTable(table.id, lsn, target.db, target.name)
-          this.#catalog.delete(tableKey(db, name))
-          this.#catalog.set(tableKey(target.db, target.name), {
-            ...table,
-            database: target.db,
-            name: target.name,
-            schema: schemaAfter,
-          })
-          return true
-        }
-        log.dropTable(table.id, lsn)
-        this.#catalog.delete(tableKey(db, name))
-        const id = this.#newIncarnation(target.db, target.name, schemaAfter, lsn)
-        await this.#rebuildRows(table, sql, target.name, id, schemaAfter, lsn)
-        return true
-      }
-      case 'rename-table': {
-        let touched = false
-        const lsn = this.#txnLsn()
-        for (const [from, to] of ddl.pairs) {
-          const source = resolve(from)
-          const destination = resolve(to)
-          const table = this.#catalog.get(tableKey(source.db, source.name))
-          if (table === undefined) continue
-          log.renameTable(table.id, lsn, destination.db, destination.name)
-          this.#catalog.delete(tableKey(source.db, source.name))
-          this.#catalog.set(tableKey(destination.db, destination.name), {
-            ...table,
-            database: destination.db,
-            name: destination.name,
-          })
-          touched = true
-        }
-        if (touched) await this.#shadow.replay(sql, schema)
-        return touched
-      }
-      case 'none':
-        return false
-    }
-  }
-
-  #dropDatabaseTables(db: string, lsn: number): void {
-    for (const table of [...this.#catalog.values()]) {
-      if (table.database !== db) continue
-      this.#log.dropTable(table.id, lsn)
-      this.#catalog.delete(tableKey(db, table.name))
-    }
-  }
-
-  #newIncarnation(db: string, name: string, schema: TableSchema, lsn: number): number {
-    const id = this.#log.createTable(db, name, schema, lsn)
-    this.#catalog.set(tableKey(db, name), { id, database: db, name, createdLsn: lsn, droppedLsn: null, schema })
-    return id
-  }
-
-  /**
-   * An ALTER rewrites every row without a row event. Replay it on a scratch copy of the table built from the
-   * log (the state right before the ALTER), and record the rows it produced as the new incarnation's base.
-   */
-  async #rebuildRows(
-    old: TableIncarnation,
-    sql: string,
-    newName: string,
-    id: number,
-    schemaAfter: TableSchema,
-    lsn: number,
-  ): Promise<void> {
-    const admin = this.#admin
-    const SCRATCH_DB = SCRATCH_PREFIX + this.#log.getMeta('shadow_tag')
-    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(SCRATCH_DB)}`)
-    await admin.query(`CREATE DATABASE ${quoteIdent(SCRATCH_DB)}`)
-    try {
-      await admin.query(`USE ${quoteIdent(SCRATCH_DB)}`)
-      await admin.query(withTableName(old.schema.createSql, old.name))
-      const view = this.#log.viewAt(lsn - 1)
-      await loadRows(
-        admin,
-        { database: SCRATCH_DB, table: old.name, columns: old.schema.columns },
-        expandCounts(this.#log.imagesIn(old.id, view), old.schema),
-      )
-      await admin.query(rewriteDatabases(sql, () => SCRATCH_DB))
-      await this.#putRows(id, schemaAfter, lsn, readTableRows(admin, SCRATCH_DB, newName, schemaAfter))
-    } finally {
-      await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(SCRATCH_DB)}`)
-      await admin.query(`USE mysql`).catch(() => undefined)
-    }
-  }
-
-  /**
    * Stops as a killed process would: the open batch is not flushed and nothing is cleaned up gracefully.
    * Only what earlier flushes committed survives (tests of crash recovery use this).
    */
@@ -998,97 +670,7 @@ export class Capture {
   }
 }
 
-/** The server's current binlog end. */
-async function serverBinlogPosition(connection: Connection): Promise<BinlogPosition> {
-  const [rows] = await connection.query<RowDataPacket[]>('SHOW MASTER STATUS')
-  const row = rows[0]
-  if (row === undefined) {
-    throw new BacktrackError(
-      'ServerConfigurationFault',
-      'binary logging is off on the server (SHOW MASTER STATUS is empty): start it with --log-bin',
-    )
-  }
-  return { file: String(row.File), position: Number(row.Position) }
-}
-
-/** Options after the database name of a CREATE DATABASE statement (character set, collation). */
-function databaseOptions(sql: string): string {
-  const match = /\b(DEFAULT\s+)?(CHARACTER\s+SET|CHARSET|COLLATE)\b[\s\S]*$/i.exec(sql)
-  return match === null ? '' : ` ${match[0]}`
-}
-
-/** The column definitions of a `SHOW CREATE TABLE` text (its lines that start with a quoted name). */
-function columnLines(createSql: string): string[] {
-  return createSql.split('\n').filter((line) => /^\s+`/.test(line))
-}
-
-/** Whether an ALTER from `before` to `after` leaves every stored row unchanged. */
-function keepsRows(before: TableSchema, after: TableSchema): boolean {
-  const a = columnLines(before.createSql)
-  const b = columnLines(after.createSql)
-  return (
-    a.length > 0 &&
-    a.length === b.length &&
-    a.every((line, i) => line.replace(/,$/, '') === b[i]!.replace(/,$/, '')) &&
-    before.keyColumns.join() === after.keyColumns.join()
-  )
-}
-
 /** A binlog package error as a `BacktrackError` of the same code and message (users see the same text). */
 function fromBinlogError(error: BinlogError): BacktrackError {
   return new BacktrackError(error.code, error.message, { cause: error })
-}
-
-/** For tables without a key the log keeps each distinct row once, with how many times it occurs. */
-
-function withCount(image: Buffer, n: number): Buffer {
-  return Buffer.concat([image, encodeCells([Buffer.from(String(n))])])
-}
-
-function countOf(stored: Buffer): number {
-  const cells = readCells(stored)
-  return Number(cells.at(-1)!.toString())
-}
-
-/** Rows of a table as they must be loaded: keyless rows repeated by their count. */
-export function* expandCounts(rows: Iterable<{ image: Buffer }>, schema: TableSchema): Generator<Buffer> {
-  if (schema.keyColumns.length > 0) {
-    for (const row of rows) yield row.image
-    return
-  }
-  for (const row of rows) {
-    const cells = readCells(row.image)
-    const n = Number(cells.pop()!.toString())
-    const image = encodeCells(cells)
-    for (let i = 0; i < n; i++) yield image
-  }
-}
-
-/**
- * Binlog row images list the columns the server logged; the schema may list more (e.g. virtual columns the server
- * leaves out). Reorders by name into the schema's column order, NULL for any the image lacks.
- */
-function alignToSchema(image: Buffer, map: TableMap, schema: TableSchema): Buffer {
-  const columns = schema.columns
-  if (map.columns.length === columns.length && map.columns.every((c, i) => c.name === columns[i]!.name)) return image
-  const cells = readCells(image)
-  const byName = new Map(map.columns.map((c, i) => [c.name, cells[i] ?? null]))
-  return encodeCells(columns.map((column) => byName.get(column.name) ?? null))
-}
-
-function identityMap(table: TableIncarnation): TableMap {
-  return {
-    tableId: 0n,
-    database: table.database,
-    table: table.name,
-    columns: table.schema.columns.map((column) => ({
-      name: column.name,
-      type: 0,
-      meta: 0,
-      nullable: true,
-      unsigned: false,
-      kind: column.kind,
-    })),
-    primaryKey: table.schema.keyColumns,
-  }
 }

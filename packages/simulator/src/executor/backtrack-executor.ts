@@ -1,6 +1,6 @@
 import type { Connection, PoolConnection, RowDataPacket } from 'mysql2/promise'
 import { loadChunks, loadDataChunksFromHex, loadRows } from '../load-data.js'
-import { expandCounts } from '../capture/capture.js'
+import { expandCounts } from '../page-log/keyless-rows.js'
 import { withTableName } from '../ddl/parse-ddl.js'
 import { canonicalExpression, qualifiedName, quoteIdent } from '../ddl/sql-tokens.js'
 import type { ColumnMeta, PageLog, TableIncarnation } from '../page-log/page-log.js'

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Connection, RowDataPacket } from 'mysql2/promise'
 import { encodeCells, readCells, type Cell } from '@backtrack/binlog'
-import { expandCounts } from '../capture/capture.js'
+import { expandCounts } from '../page-log/keyless-rows.js'
 import { isSystemDatabase, readTableRows } from '../capture/schema-reader.js'
 import type { PageLog, TableIncarnation } from '../page-log/page-log.js'
 import { keyCells, rowKey } from '../page-log/row-key.js'
