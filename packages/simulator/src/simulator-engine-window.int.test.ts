@@ -91,3 +91,83 @@ describe('SimulatorEngine: backtrack window and binlog purging', () => {
     await admin.end()
   })
 })
+
+describe('SimulatorEngine: the window moves past backtracks (rebase)', () => {
+  const dir = tempDir('bt-rebase-')
+  let server: StartedMysqlServer
+  let engine: SimulatorEngine
+  let sql: SqlClient
+
+  beforeAll(async () => {
+    server = await startPrivateServer({ dataDir: join(dir.path, 'mysql') })
+    engine = await SimulatorEngine.start({
+      server,
+      dataDir: join(dir.path, 'cluster'),
+      database: 'w',
+      backtrackWindow: 3600,
+    })
+    sql = new SqlClient(server.connectionOptions('app', 'w'))
+  })
+  afterAll(async () => {
+    await sql?.end()
+    await engine?.close()
+    await server?.stop()
+    dir[Symbol.dispose]()
+  })
+
+  it('moves EarliestBacktrackTime past backtracks and their targets, and every state inside the window stays exact', async () => {
+    await sql.query('CREATE TABLE seq (id INT PRIMARY KEY)')
+    const ids = async () => (await sql.query('SELECT id FROM seq ORDER BY id')).map((row) => Number(row.id))
+    const marks: { at: Date; ids: number[] }[] = []
+    const remember = async () => {
+      marks.push({ at: await engine.mark(), ids: await ids() })
+      return marks.at(-1)!
+    }
+    const add = async (id: number) => {
+      await sql.query('INSERT INTO seq VALUES (?)', [id])
+      return remember()
+    }
+    const rewind = async (to: Date) => {
+      const record = await engine.backtrack({ backtrackTo: to })
+      expect((await engine.waitForBacktrack(record.BacktrackIdentifier)).Status).toBe('completed')
+    }
+    for (let id = 1; id <= 5; id++) await add(id)
+    await rewind(marks[2]!.at) // {1,2,3}
+    await remember()
+    for (let id = 6; id <= 8; id++) await add(id)
+    const afterEight = marks.at(-1)!
+    await rewind(marks[4]!.at) // {1..5}: reads through nothing, undoes the first backtrack
+    await remember()
+    await add(9)
+    const last = await add(10)
+    await sleep(3_000)
+    const next = await add(11)
+    await add(12)
+    const seven = marks.find((mark) => mark.ids.join() === '1,2,3,6,7')!
+    await rewind(seven.at) // {1,2,3,6,7}: its target lies before the coming edge, the backtrack after it
+    await remember()
+    await add(13)
+    expect(marks.at(-1)!.ids).toEqual([1, 2, 3, 6, 7, 13])
+
+    // A window whose edge lies in the 3 s gap: before it two backtracks and every target, after it the third.
+    const middle = (last.at.getTime() + next.at.getTime()) / 2
+    const cluster = await engine.modifyBacktrackWindow(Math.round((Date.now() - middle) / 1000))
+    await engine.modifyBacktrackWindow(3600) // no further pruning while the states are checked
+    const earliest = cluster.EarliestBacktrackTime!.getTime()
+    expect(earliest).toBeGreaterThan(afterEight.at.getTime())
+    expect(earliest).toBeGreaterThan(seven.at.getTime())
+    expect(earliest).toBeLessThanOrEqual(last.at.getTime())
+    await expect(engine.backtrack({ backtrackTo: seven.at })).rejects.toSatisfy((error) =>
+      BacktrackError.is(error, 'InvalidParameterValue'),
+    )
+
+    // Every moment inside the window, back and forth, is what the cluster held then.
+    const inside = marks.filter((mark) => mark.at.getTime() > earliest)
+    expect(inside.length).toBeGreaterThanOrEqual(5)
+    for (const mark of [...inside].reverse().concat(inside)) {
+      await rewind(mark.at)
+      expect(await ids(), `at ${mark.at.toISOString()}`).toEqual(mark.ids)
+    }
+    expect((await engine.verify()).ok).toBe(true)
+  })
+})

@@ -1,6 +1,14 @@
 import Database from 'better-sqlite3'
 import type { ValueKind } from '@backtrack/binlog'
-import { rangeCondition, viewAt, type BacktrackEvent, type LsnRange, type View } from './view.js'
+import {
+  backtracksThrough,
+  happened,
+  rangeCondition,
+  viewAt,
+  type BacktrackEvent,
+  type LsnRange,
+  type View,
+} from './view.js'
 
 /** A column as the page log needs it to load rows back. */
 export interface ColumnMeta {
@@ -41,7 +49,13 @@ export interface TableIncarnation {
   database: string
   name: string
   createdLsn: number
+  /** The newest drop (null: never dropped). */
   droppedLsn: number | null
+  /**
+   * Every drop, oldest first: a table a backtrack brought back and that was dropped again has two, and is gone in
+   * any state that holds either. Absent: `droppedLsn` is the only one.
+   */
+  drops?: readonly number[]
   schema: TableSchema
 }
 
@@ -139,6 +153,9 @@ CREATE TABLE IF NOT EXISTS row_version (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS row_version_lsn ON row_version (lsn, tbl);
 CREATE TABLE IF NOT EXISTS marker (name TEXT PRIMARY KEY, commit_us INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS table_drop (tbl INTEGER NOT NULL, lsn INTEGER NOT NULL, PRIMARY KEY (tbl, lsn)) WITHOUT ROWID;
+INSERT OR IGNORE INTO table_drop SELECT id, dropped_lsn FROM incarnation WHERE dropped_lsn IS NOT NULL;
+CREATE TABLE IF NOT EXISTS collapsed_backtrack (lsn INTEGER PRIMARY KEY, target_lsn INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS backtrack_request (id TEXT PRIMARY KEY, requested_us INTEGER NOT NULL, record_json TEXT NOT NULL);
 `
 
@@ -263,12 +280,24 @@ export class PageLog {
     this.#lastLsn = Math.max(last?.lsn ?? 0, Number(this.getMeta('reserved_lsn') ?? 0))
     this.#lastCommitMicros = last?.commit_us ?? 0
     this.#changeRecords = Number(this.getMeta('change_records') ?? 0)
-    this.#backtracks = (
-      this.#db.prepare(`SELECT lsn, target_lsn FROM txn WHERE kind = 'backtrack' ORDER BY lsn`).all() as {
-        lsn: number
-        target_lsn: number
-      }[]
-    ).map((row) => ({ lsn: row.lsn, targetLsn: row.target_lsn }))
+    this.#backtracks = this.#loadBacktracks()
+  }
+
+  /** Whether the log's file has a table (a log written by an older version may lack newer ones). */
+  #hasTable(name: string): boolean {
+    return this.#db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined
+  }
+
+  /** The backtracks the log reads through: those recorded as transactions, and those kept from before the window. */
+  #loadBacktracks(): BacktrackEvent[] {
+    const sql =
+      `SELECT lsn, target_lsn FROM txn WHERE kind = 'backtrack'` +
+      (this.#hasTable('collapsed_backtrack') ? ' UNION SELECT lsn, target_lsn FROM collapsed_backtrack' : '') +
+      ' ORDER BY lsn'
+    return (this.#db.prepare(sql).all() as { lsn: number; target_lsn: number }[]).map((row) => ({
+      lsn: row.lsn,
+      targetLsn: row.target_lsn,
+    }))
   }
 
   /** Reserves the LSN of the next transaction. */
@@ -323,6 +352,7 @@ export class PageLog {
 
   dropTable(id: number, lsn: number): void {
     this.#stmts.dropIncarnation.run(lsn, id)
+    this.#db.prepare('INSERT OR IGNORE INTO table_drop (tbl, lsn) VALUES (?, ?)').run(id, lsn)
   }
 
   /** A definition change that keeps every row as it is (indexes, constraints, table options). */
@@ -419,6 +449,15 @@ export class PageLog {
       list.push({ lsn: row.lsn, json: row.schema_json })
       schemas.set(row.tbl, list)
     }
+    const drops = new Map<number, number[]>()
+    if (this.#hasTable('table_drop')) {
+      for (const row of this.#db.prepare('SELECT tbl, lsn FROM table_drop ORDER BY tbl, lsn').all() as {
+        tbl: number
+        lsn: number
+      }[]) {
+        drops.set(row.tbl, [...(drops.get(row.tbl) ?? []), row.lsn])
+      }
+    }
     const inView = (lsn: number) => view === undefined || view.some((range) => lsn > range.lo && lsn <= range.hi)
     return (
       this.#stmts.incarnations.all() as {
@@ -436,6 +475,7 @@ export class PageLog {
         name: named.name,
         createdLsn: row.created_lsn,
         droppedLsn: row.dropped_lsn,
+        drops: drops.get(row.id) ?? (row.dropped_lsn === null ? [] : [row.dropped_lsn]),
         schema: JSON.parse(
           [...(schemas.get(row.id) ?? [])].reverse().find((version) => inView(version.lsn))?.json ?? row.schema_json,
         ) as TableSchema,
@@ -447,7 +487,9 @@ export class PageLog {
   tablesIn(view: View): TableIncarnation[] {
     const inView = (lsn: number) => view.some((range) => lsn > range.lo && lsn <= range.hi)
     return this.incarnations(view).filter(
-      (table) => inView(table.createdLsn) && (table.droppedLsn === null || !inView(table.droppedLsn)),
+      (table) =>
+        inView(table.createdLsn) &&
+        !(table.drops ?? (table.droppedLsn === null ? [] : [table.droppedLsn])).some((drop) => inView(drop)),
     )
   }
 
@@ -633,68 +675,348 @@ export class PageLog {
   }
 
   /**
-   * Forgets history before `micros`: transactions and row versions older than the window, except each key's
-   * newest old version, which becomes its base. Stops short of the oldest LSN a backtrack still reads through.
+   * Forgets history before `micros` (the window's edge): the newest transaction at or before it becomes the first
+   * one kept, and `EarliestBacktrackTime` moves there, whatever backtracks the cut goes through.
+   *
+   * Every state inside the window stays exactly what it was. A state inside the window reads, below the edge, either
+   * the state at the edge or the state at the target of a backtrack recorded inside the window (its "anchors"); so
+   * each key keeps the version each anchor's state reads and loses every other version from before the edge, a
+   * table dropped before the edge goes unless an anchor's state still holds it, and the backtracks recorded before
+   * the edge that an anchor's state reads through are kept aside (`collapsed_backtrack`), out of the transactions.
+   * Without backtracks the one anchor is the edge: each key keeps its newest version from before it.
+   *
+   * Only keys with a version since the previous prune, or whose value differs between an anchor that is gone and
+   * the edge, are looked at: a prune costs what changed since the previous one, not the size of the database.
    * Returns the number of row versions removed.
    */
   prune(micros: number): number {
-    let pruneLsn = this.lsnAt(micros)
-    for (const event of this.#backtracks) pruneLsn = Math.min(pruneLsn, event.lsn - 1, event.targetLsn)
+    const edge = this.lsnAt(micros)
     const first = this.#stmts.firstTxn.get() as { lsn: number } | undefined
-    if (first === undefined || pruneLsn <= first.lsn) return 0
+    if (first === undefined || edge <= first.lsn) return 0
+    const events = this.#backtracks
+    // A state inside the window reads, below the edge, the state at the edge or at the target of a backtrack
+    // recorded at or after the edge (one at the edge itself is read through by every later state).
+    const anchors = [
+      ...new Set([edge, ...events.filter((e) => e.lsn >= edge && e.targetLsn <= edge).map((e) => e.targetLsn)]),
+    ].sort((a, b) => a - b)
+    const views = anchors.map((anchor) => viewAt(anchor, events))
+    const previousAnchors = JSON.parse(this.getMeta('prune_anchors') ?? '[]') as number[]
+    // After a rebase everything before the edge is one line of history read as prefixes; a key can only need new
+    // versions if it changed after the oldest point any anchor, old or new, stands at.
+    const linearBefore = this.getMeta('prune_linear') === '1'
+    const since = linearBefore ? Math.min(Number(this.getMeta('prune_edge') ?? 0), ...anchors, ...previousAnchors) : 0
     return this.transaction(() => {
-      // A key's newest version at or before pruneLsn stays (moved to pruneLsn); older ones go.
-      const removed = this.#db
-        .prepare(
-          `DELETE FROM row_version WHERE lsn < ? AND EXISTS (
-             SELECT 1 FROM row_version newer WHERE newer.tbl = row_version.tbl AND newer.key = row_version.key
-               AND newer.lsn > row_version.lsn AND newer.lsn <= ?)`,
-        )
-        .run(pruneLsn, pruneLsn).changes
-      const tombstones = this.#db
-        .prepare(
-          'DELETE FROM row_version WHERE lsn <= ? AND image IS NULL AND lsn = (SELECT max(lsn) FROM row_version v WHERE v.tbl = row_version.tbl AND v.key = row_version.key AND v.lsn <= ?)',
-        )
-        .run(pruneLsn, pruneLsn).changes
-      const dead = this.#db
-        .prepare('SELECT id FROM incarnation WHERE dropped_lsn IS NOT NULL AND dropped_lsn <= ?')
-        .pluck()
-        .all(pruneLsn) as number[]
-      let deadRows = 0
-      for (const id of dead) {
-        deadRows += this.#db.prepare('DELETE FROM row_version WHERE tbl = ?').run(id).changes
-        this.#db.prepare('DELETE FROM table_name WHERE tbl = ?').run(id)
-        this.#db.prepare('DELETE FROM table_schema WHERE tbl = ?').run(id)
-        this.#db.prepare('DELETE FROM incarnation WHERE id = ?').run(id)
+      const definitions = this.#rebaseDefinitions(edge, anchors, views)
+      let total: number
+      if (definitions !== undefined) {
+        total = this.#rebaseRows(edge, anchors, views, since) + definitions
+        this.#db.prepare('DELETE FROM collapsed_backtrack').run()
+        this.setMeta('prune_linear', '1')
+      } else {
+        total = this.#pruneRows(edge, views, [{ lo: 0, hi: edge }]) + this.#pruneDefinitions(edge, views)
+        // Backtracks from before the edge that an anchor's state reads through stay, out of the transactions.
+        const kept = new Map<number, number>()
+        for (const anchor of anchors) {
+          for (const event of backtracksThrough(anchor, events)) {
+            if (event.lsn < edge) kept.set(event.lsn, event.targetLsn)
+          }
+        }
+        this.#db.prepare('DELETE FROM collapsed_backtrack').run()
+        const keep = this.#db.prepare('INSERT INTO collapsed_backtrack (lsn, target_lsn) VALUES (?, ?)')
+        for (const [lsn, target] of kept) keep.run(lsn, target)
+        this.setMeta('prune_linear', '0')
       }
-      // Older rows move up to pruneLsn, which keeps the base transaction.
-      this.#db.prepare('UPDATE row_version SET lsn = ? WHERE lsn < ?').run(pruneLsn, pruneLsn)
-      this.#db.prepare('UPDATE incarnation SET created_lsn = ? WHERE created_lsn < ?').run(pruneLsn, pruneLsn)
-      this.#db
-        .prepare(
-          'UPDATE table_name SET lsn = ? WHERE lsn < ? AND NOT EXISTS (SELECT 1 FROM table_name t2 WHERE t2.tbl = table_name.tbl AND t2.lsn > table_name.lsn AND t2.lsn <= ?)',
-        )
-        .run(pruneLsn, pruneLsn, pruneLsn)
-      this.#db.prepare('DELETE FROM table_name WHERE lsn < ?').run(pruneLsn)
-      this.#db
-        .prepare(
-          'UPDATE table_schema SET lsn = ? WHERE lsn < ? AND NOT EXISTS (SELECT 1 FROM table_schema s2 WHERE s2.tbl = table_schema.tbl AND s2.lsn > table_schema.lsn AND s2.lsn <= ?)',
-        )
-        .run(pruneLsn, pruneLsn, pruneLsn)
-      this.#db.prepare('DELETE FROM table_schema WHERE lsn < ?').run(pruneLsn)
-      this.#db
-        .prepare(
-          'UPDATE db_version SET lsn = ? WHERE lsn < ? AND NOT EXISTS (SELECT 1 FROM db_version d2 WHERE d2.db = db_version.db AND d2.lsn > db_version.lsn AND d2.lsn <= ?)',
-        )
-        .run(pruneLsn, pruneLsn, pruneLsn)
-      this.#db.prepare('DELETE FROM db_version WHERE lsn < ?').run(pruneLsn)
-      this.#db.prepare('DELETE FROM db_version WHERE lsn = ? AND create_sql IS NULL').run(pruneLsn)
-      this.#db.prepare('DELETE FROM txn WHERE lsn < ?').run(pruneLsn)
-      const total = removed + tombstones + deadRows
+      this.#db.prepare('DELETE FROM txn WHERE lsn < ?').run(edge)
+      this.setMeta('prune_edge', String(edge))
+      this.setMeta('prune_anchors', JSON.stringify(anchors))
       this.#changeRecords -= total
       this.setMeta('change_records', String(this.#changeRecords))
+      this.#backtracks = this.#loadBacktracks()
       return total
     })
+  }
+
+  /**
+   * The rebase of row versions: for every key that changed since `since`, its versions from before the edge are
+   * replaced by one line of history that holds, at each anchor's LSN, the value that anchor's state reads (a version
+   * only where the value changes). Read as a prefix, (0, anchor], it gives the same state the anchor's view gave,
+   * so no backtrack from before the edge is needed to read it. Returns the row versions removed, net.
+   */
+  #rebaseRows(edge: number, anchors: number[], views: View[], since: number): number {
+    const db = this.#db
+    db.exec(`
+      CREATE TEMP TABLE IF NOT EXISTS prune_key (tbl INTEGER NOT NULL, key BLOB NOT NULL, PRIMARY KEY (tbl, key)) WITHOUT ROWID;
+      CREATE TEMP TABLE IF NOT EXISTS prune_win (tbl INTEGER NOT NULL, key BLOB NOT NULL, anchor INTEGER NOT NULL, lsn INTEGER NOT NULL, PRIMARY KEY (tbl, key, anchor)) WITHOUT ROWID;
+      CREATE TEMP TABLE IF NOT EXISTS prune_line (tbl INTEGER NOT NULL, key BLOB NOT NULL, lsn INTEGER NOT NULL, image BLOB, PRIMARY KEY (tbl, key, lsn)) WITHOUT ROWID;
+      DELETE FROM temp.prune_key; DELETE FROM temp.prune_win; DELETE FROM temp.prune_line;`)
+    db.prepare(
+      'INSERT OR IGNORE INTO temp.prune_key SELECT DISTINCT tbl, key FROM row_version INDEXED BY row_version_lsn WHERE lsn > ? AND lsn <= ?',
+    ).run(since, edge)
+    views.forEach((view, i) => {
+      const inView = rangeCondition('v.lsn', view)
+      db.prepare(
+        `INSERT INTO temp.prune_win SELECT v.tbl, v.key, ?, max(v.lsn) FROM temp.prune_key k
+           JOIN row_version v ON v.tbl = k.tbl AND v.key = k.key WHERE ${inView.sql} GROUP BY v.tbl, v.key`,
+      ).run(i, ...inView.params)
+    })
+    anchors.forEach((anchor, i) => {
+      // A version at the anchor where the value read there is not the one read at the anchor before it: the image,
+      // or NULL where a row that was there is gone.
+      db.prepare(
+        `INSERT INTO temp.prune_line
+           SELECT k.tbl, k.key, ?, cur.image FROM temp.prune_key k
+             LEFT JOIN temp.prune_win wc ON wc.tbl = k.tbl AND wc.key = k.key AND wc.anchor = ?
+             LEFT JOIN row_version cur ON cur.tbl = k.tbl AND cur.key = k.key AND cur.lsn = wc.lsn
+             LEFT JOIN temp.prune_win wp ON wp.tbl = k.tbl AND wp.key = k.key AND wp.anchor = ?
+             LEFT JOIN row_version prev ON prev.tbl = k.tbl AND prev.key = k.key AND prev.lsn = wp.lsn
+            WHERE wc.lsn IS NOT wp.lsn AND (cur.image IS NOT NULL OR prev.image IS NOT NULL)`,
+      ).run(anchor, i, i - 1)
+    })
+    const removed = db
+      .prepare(
+        `DELETE FROM row_version WHERE (tbl, key, lsn) IN (
+           SELECT v.tbl, v.key, v.lsn FROM temp.prune_key k JOIN row_version v ON v.tbl = k.tbl AND v.key = k.key AND v.lsn <= ?)`,
+      )
+      .run(edge).changes
+    const added = db
+      .prepare('INSERT INTO row_version (tbl, key, lsn, image) SELECT tbl, key, lsn, image FROM temp.prune_line')
+      .run().changes
+    db.exec('DELETE FROM temp.prune_key; DELETE FROM temp.prune_win; DELETE FROM temp.prune_line;')
+    return removed - added
+  }
+
+  /**
+   * The rebase of definitions: tables, their names and schema versions, and databases, each rewritten as one line
+   * of history read as prefixes at the anchors (a table created at the first anchor that holds it, dropped at the
+   * first one after that does not). A table some anchors hold and others between them do not cannot be one line;
+   * then nothing is written and undefined is returned (the prune keeps the backtracks instead). Returns the row
+   * versions removed with the tables that no anchor holds.
+   */
+  #rebaseDefinitions(edge: number, anchors: number[], views: View[]): number | undefined {
+    const db = this.#db
+    const held = views.map((view) => new Set(this.tablesIn(view).map((table) => table.id)))
+    const tables = db.prepare('SELECT id, schema_json AS json FROM incarnation WHERE created_lsn <= ?').all(edge) as {
+      id: number
+      json: string
+    }[]
+    const plan: { id: number; created: number; dropped: number | null }[] = []
+    const dead: number[] = []
+    for (const table of tables) {
+      const holding = anchors.map((_, i) => held[i]!.has(table.id))
+      const from = holding.indexOf(true)
+      if (from === -1) {
+        dead.push(table.id)
+        continue
+      }
+      const to = holding.lastIndexOf(true)
+      if (holding.slice(from, to + 1).some((h) => !h)) return undefined
+      plan.push({ id: table.id, created: anchors[from]!, dropped: to === anchors.length - 1 ? null : anchors[to + 1]! })
+    }
+    let deadRows = 0
+    for (const id of dead) {
+      deadRows += db.prepare('DELETE FROM row_version WHERE tbl = ?').run(id).changes
+      db.prepare('DELETE FROM table_name WHERE tbl = ?').run(id)
+      db.prepare('DELETE FROM table_schema WHERE tbl = ?').run(id)
+      db.prepare('DELETE FROM table_drop WHERE tbl = ?').run(id)
+      db.prepare('DELETE FROM incarnation WHERE id = ?').run(id)
+    }
+    for (const { id, created, dropped } of plan) {
+      // Drops inside the window stay; those before the edge become the one at the first anchor without the table.
+      db.prepare('DELETE FROM table_drop WHERE tbl = ? AND lsn <= ?').run(id, edge)
+      if (dropped !== null) db.prepare('INSERT INTO table_drop (tbl, lsn) VALUES (?, ?)').run(id, dropped)
+      db.prepare(
+        'UPDATE incarnation SET created_lsn = ?, dropped_lsn = (SELECT max(lsn) FROM table_drop WHERE tbl = ?) WHERE id = ?',
+      ).run(created, id, id)
+    }
+    const schemaOf = new Map(tables.map((table) => [table.id, table.json]))
+    // Names and schema versions: at each anchor, the one its view reads; databases likewise (NULL: not there).
+    const line = <V>(
+      rows: { owner: string | number; lsn: number; value: V }[],
+      fallback: (owner: string | number) => V | undefined,
+    ): { owner: string | number; lsn: number; value: V }[] => {
+      const byOwner = new Map<string | number, { lsn: number; value: V }[]>()
+      for (const row of rows) byOwner.set(row.owner, [...(byOwner.get(row.owner) ?? []), row])
+      const out: { owner: string | number; lsn: number; value: V }[] = []
+      for (const [owner, versions] of byOwner) {
+        let previous: V | undefined
+        views.forEach((view, i) => {
+          const read = versions.filter((version) => happened(version.lsn, view)).at(-1)?.value ?? fallback(owner)
+          if (read !== previous && !(i === 0 && read === undefined)) {
+            out.push({ owner, lsn: anchors[i]!, value: read as V })
+          }
+          previous = read
+        })
+      }
+      return out
+    }
+    const names = db
+      .prepare('SELECT tbl AS owner, lsn, json_array(db, name) AS value FROM table_name ORDER BY tbl, lsn')
+      .all() as {
+      owner: number
+      lsn: number
+      value: string
+    }[]
+    const living = new Set(plan.map((p) => p.id))
+    const oldNames = names.filter((row) => row.lsn <= edge && living.has(row.owner))
+    // A table's name where no name is in view is its first one: keep that first.
+    const newNames = line(oldNames, (owner) => oldNames.find((row) => row.owner === owner)?.value)
+    db.prepare('DELETE FROM table_name WHERE lsn <= ?').run(edge)
+    for (const row of newNames) {
+      const [database, name] = JSON.parse(row.value) as [string, string]
+      db.prepare('INSERT OR REPLACE INTO table_name (tbl, lsn, db, name) VALUES (?, ?, ?, ?)').run(
+        row.owner,
+        row.lsn,
+        database,
+        name,
+      )
+    }
+    const schemas = (
+      db
+        .prepare('SELECT tbl AS owner, lsn, schema_json AS value FROM table_schema WHERE lsn <= ? ORDER BY tbl, lsn')
+        .all(edge) as {
+        owner: number
+        lsn: number
+        value: string
+      }[]
+    ).filter((row) => living.has(row.owner))
+    const newSchemas = line(schemas, (owner) => schemaOf.get(owner as number))
+    db.prepare('DELETE FROM table_schema WHERE lsn <= ?').run(edge)
+    for (const row of newSchemas) {
+      db.prepare('INSERT OR REPLACE INTO table_schema (tbl, lsn, schema_json) VALUES (?, ?, ?)').run(
+        row.owner,
+        row.lsn,
+        row.value,
+      )
+    }
+    const dbs = db
+      .prepare('SELECT db AS owner, lsn, create_sql AS value FROM db_version WHERE lsn <= ? ORDER BY db, lsn')
+      .all(edge) as {
+      owner: string
+      lsn: number
+      value: string | null
+    }[]
+    const newDbs = line(dbs, () => undefined).map((row) => ({ ...row, value: row.value ?? null }))
+    db.prepare('DELETE FROM db_version WHERE lsn <= ?').run(edge)
+    for (const row of newDbs) {
+      db.prepare('INSERT OR REPLACE INTO db_version (db, lsn, create_sql) VALUES (?, ?, ?)').run(
+        row.owner,
+        row.lsn,
+        row.value,
+      )
+    }
+    // A database no anchor holds needs no versions from before the edge.
+    for (const name of new Set(newDbs.map((row) => row.owner))) {
+      if (newDbs.filter((row) => row.owner === name).every((row) => row.value === null)) {
+        db.prepare('DELETE FROM db_version WHERE db = ? AND lsn <= ?').run(name, edge)
+      }
+    }
+    return deadRows
+  }
+
+  /** Row versions from before `edge` of the keys with a version in `candidates`: the anchors' ones stay. */
+  #pruneRows(edge: number, views: View[], candidates: LsnRange[]): number {
+    const db = this.#db
+    db.exec(`
+      CREATE TEMP TABLE IF NOT EXISTS prune_key (tbl INTEGER NOT NULL, key BLOB NOT NULL, PRIMARY KEY (tbl, key)) WITHOUT ROWID;
+      CREATE TEMP TABLE IF NOT EXISTS prune_keep (tbl INTEGER NOT NULL, key BLOB NOT NULL, lsn INTEGER NOT NULL, PRIMARY KEY (tbl, key, lsn)) WITHOUT ROWID;
+      DELETE FROM temp.prune_key;
+      DELETE FROM temp.prune_keep;`)
+    const changed = rangeCondition('lsn', candidates)
+    db.prepare(
+      `INSERT OR IGNORE INTO temp.prune_key SELECT DISTINCT tbl, key FROM row_version INDEXED BY row_version_lsn WHERE ${changed.sql}`,
+    ).run(...changed.params)
+    for (const view of views) {
+      const inView = rangeCondition('v.lsn', view)
+      db.prepare(
+        `INSERT OR IGNORE INTO temp.prune_keep SELECT v.tbl, v.key, max(v.lsn) FROM temp.prune_key k
+           JOIN row_version v ON v.tbl = k.tbl AND v.key = k.key WHERE ${inView.sql} GROUP BY v.tbl, v.key`,
+      ).run(...inView.params)
+    }
+    const removed = db
+      .prepare(
+        `DELETE FROM row_version WHERE (tbl, key, lsn) IN (
+           SELECT v.tbl, v.key, v.lsn FROM temp.prune_key k JOIN row_version v ON v.tbl = k.tbl AND v.key = k.key AND v.lsn <= ?
+            WHERE NOT EXISTS (SELECT 1 FROM temp.prune_keep p WHERE p.tbl = v.tbl AND p.key = v.key AND p.lsn = v.lsn))`,
+      )
+      .run(edge).changes
+    // A key every anchor reads as deleted needs no versions from before the edge at all.
+    const tombstones = db
+      .prepare(
+        `DELETE FROM row_version WHERE (tbl, key, lsn) IN (
+           SELECT v.tbl, v.key, v.lsn FROM temp.prune_key k JOIN row_version v ON v.tbl = k.tbl AND v.key = k.key AND v.lsn <= ?
+            WHERE v.image IS NULL AND NOT EXISTS (
+              SELECT 1 FROM row_version w WHERE w.tbl = v.tbl AND w.key = v.key AND w.lsn <= ? AND w.image IS NOT NULL))`,
+      )
+      .run(edge, edge).changes
+    db.exec('DELETE FROM temp.prune_key; DELETE FROM temp.prune_keep;')
+    return removed + tombstones
+  }
+
+  /**
+   * Table incarnations, names, schema versions and database versions from before `edge` that no anchor's state
+   * reads. Returns the row versions removed with the incarnations that went.
+   */
+  #pruneDefinitions(edge: number, views: View[]): number {
+    const db = this.#db
+    const alive = new Set(views.flatMap((view) => this.tablesIn(view).map((table) => table.id)))
+    const dead = (db.prepare('SELECT id FROM incarnation WHERE created_lsn <= ?').pluck().all(edge) as number[]).filter(
+      (id) => !alive.has(id),
+    )
+    let deadRows = 0
+    for (const id of dead) {
+      deadRows += db.prepare('DELETE FROM row_version WHERE tbl = ?').run(id).changes
+      db.prepare('DELETE FROM table_name WHERE tbl = ?').run(id)
+      db.prepare('DELETE FROM table_schema WHERE tbl = ?').run(id)
+      db.prepare('DELETE FROM table_drop WHERE tbl = ?').run(id)
+      db.prepare('DELETE FROM incarnation WHERE id = ?').run(id)
+    }
+    /** Of versions (in LSN order per owner) from before the edge, those no anchor reads. */
+    const unread = <T extends { owner: string | number; lsn: number }>(rows: T[], keepFirst: boolean): T[] => {
+      const read = new Set<T>()
+      const byOwner = new Map<string | number, T[]>()
+      for (const row of rows) byOwner.set(row.owner, [...(byOwner.get(row.owner) ?? []), row])
+      for (const list of byOwner.values()) {
+        if (keepFirst) read.add(list[0]!)
+        for (const view of views) {
+          const newest = list.filter((row) => happened(row.lsn, view)).at(-1)
+          if (newest !== undefined) read.add(newest)
+        }
+      }
+      return rows.filter((row) => row.lsn <= edge && !read.has(row))
+    }
+    // A table's first name is also its name where no later one is in view.
+    const names = db.prepare('SELECT tbl AS owner, lsn FROM table_name ORDER BY tbl, lsn').all() as {
+      owner: number
+      lsn: number
+    }[]
+    for (const row of unread(names, true))
+      db.prepare('DELETE FROM table_name WHERE tbl = ? AND lsn = ?').run(row.owner, row.lsn)
+    const schemas = db.prepare('SELECT tbl AS owner, lsn FROM table_schema ORDER BY tbl, lsn').all() as {
+      owner: number
+      lsn: number
+    }[]
+    for (const row of unread(schemas, false)) {
+      db.prepare('DELETE FROM table_schema WHERE tbl = ? AND lsn = ?').run(row.owner, row.lsn)
+    }
+    const dbs = db.prepare('SELECT db AS owner, lsn, create_sql AS sql FROM db_version ORDER BY db, lsn').all() as {
+      owner: string
+      lsn: number
+      sql: string | null
+    }[]
+    for (const row of unread(dbs, false))
+      db.prepare('DELETE FROM db_version WHERE db = ? AND lsn = ?').run(row.owner, row.lsn)
+    // A database every anchor reads as dropped needs no versions from before the edge.
+    const left = db.prepare('SELECT db AS owner, lsn, create_sql AS sql FROM db_version WHERE lsn <= ?').all(edge) as {
+      owner: string
+      lsn: number
+      sql: string | null
+    }[]
+    for (const name of new Set(left.map((row) => row.owner))) {
+      if (left.filter((row) => row.owner === name).every((row) => row.sql === null)) {
+        db.prepare('DELETE FROM db_version WHERE db = ? AND lsn <= ?').run(name, edge)
+      }
+    }
+    return deadRows
   }
 
   /** Size of the log file in bytes (main database; WAL excluded). */
