@@ -231,6 +231,32 @@ describe('SimulatorEngine over a private MariaDB', () => {
     expect(engine.lastOutcome?.stats).toMatchObject({ rowsRestored: 24990, rowsDeleted: 0 })
   })
 
+  // Account statements reach the binlog as bare query events, with no data transaction (no XID) after them: a mark
+  // waiting for the capture to pass the server's binlog position must still see them read, not wait for a next write.
+  it(
+    'marks right after CREATE USER, GRANT, ALTER USER, FLUSH PRIVILEGES and DROP USER with no data transaction following',
+    { timeout: 20_000 },
+    async () => {
+      const admin = await mysql.createConnection(server.connectionOptions('admin'))
+      try {
+        for (let i = 0; i < 3; i++) {
+          await admin.query(`CREATE USER 'marked_${i}'@'%' IDENTIFIED BY 'pw-${i}'`)
+          const afterCreate = await engine.mark()
+          await admin.query(`GRANT SELECT ON mylab.* TO 'marked_${i}'@'%'`)
+          const afterGrant = await engine.mark()
+          expect(afterGrant.getTime()).toBeGreaterThanOrEqual(afterCreate.getTime())
+          await admin.query(`ALTER USER 'marked_${i}'@'%' IDENTIFIED BY 'pw-${i}-2'`)
+          await admin.query('FLUSH PRIVILEGES')
+          expect((await engine.mark()).getTime()).toBeGreaterThanOrEqual(afterGrant.getTime())
+        }
+        for (let i = 0; i < 3; i++) await admin.query(`DROP USER 'marked_${i}'@'%'`)
+        expect((await engine.mark()).getTime()).toBeLessThanOrEqual((await engine.now()).getTime() + 1_000)
+      } finally {
+        await admin.end()
+      }
+    },
+  )
+
   it('verify: the server holds what the page log says, and drift made behind its back is named with its first key', async () => {
     await sql('CREATE TABLE drift (id INT PRIMARY KEY, v VARCHAR(10))')
     await sql("INSERT INTO drift VALUES (1, 'a'), (2, 'b'), (3, 'c')")
