@@ -1,5 +1,6 @@
 import { execFile, execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -190,6 +191,49 @@ describe.skipIf(!HAVE_CHROMIUM)(
           .getByText(/^backtrack 2 → /)
           .isVisible(),
       ).toBe(true)
+    })
+
+    it('a page from another origin cannot change the cluster: its form POST to the RDS endpoint gets AccessDenied', async () => {
+      const api = new URL('/', info.console).href
+      const window = async () => {
+        const response = await fetch(`${api}?Action=DescribeDBClusters&Version=2014-10-31`)
+        return /<BacktrackWindow>(\d+)<\/BacktrackWindow>/.exec(await response.text())?.[1]
+      }
+      const before = await window()
+      expect(before).toBeDefined()
+      expect(before).not.toBe('60')
+      const fields = {
+        Action: 'ModifyDBCluster',
+        Version: '2014-10-31',
+        DBClusterIdentifier: 'labstack-cluster',
+        BacktrackWindow: '60',
+        ApplyImmediately: 'true',
+      }
+      const inputs = Object.entries(fields)
+        .map(([name, value]) => `<input type="hidden" name="${name}" value="${value}">`)
+        .join('')
+      // Another web server on this machine: another port is another origin (and the same site).
+      const elsewhere = createServer((_request, response) => {
+        response.setHeader('content-type', 'text/html; charset=utf-8')
+        response.end(`<!doctype html><form id="f" method="POST" action="${api}">${inputs}</form>`)
+      })
+      await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve))
+      const other = await context.newPage()
+      try {
+        const address = elsewhere.address() as { port: number }
+        await other.goto(`http://127.0.0.1:${address.port}/`)
+        const answered = other.waitForResponse((response) => response.url() === api)
+        await other.evaluate("document.getElementById('f').submit()")
+        const response = await answered
+        expect(response.status()).toBe(403)
+        const body = await response.text()
+        expect(body).toContain('<Code>AccessDenied</Code>')
+        expect(body).toContain(`http://127.0.0.1:${address.port}`)
+      } finally {
+        await other.close()
+        elsewhere.close()
+      }
+      expect(await window()).toBe(before)
     })
 
     it('previews a moment by keyboard; Escape closes the confirmation and nothing happens', async () => {

@@ -783,6 +783,108 @@ describe('protocol errors', () => {
   })
 })
 
+// A web page can make the browser send a form POST (or an <img> GET) to a loopback port; the browser then adds
+// headers no page can forge (Origin, Sec-Fetch-Site), and no SDK or CLI sends them.
+describe('requests a web page sends from elsewhere (CSRF)', () => {
+  // Changing the window is what a page would try here: DeleteDBCluster of a primary is refused on its own merits.
+  const modifyForm =
+    'Action=ModifyDBCluster&Version=2014-10-31&DBClusterIdentifier=labstack-cluster&BacktrackWindow=60&ApplyImmediately=true'
+  const host = '127.0.0.1:4566'
+
+  async function window(): Promise<string | undefined> {
+    const described = await call({ Action: 'DescribeDBClusters', DBClusterIdentifier: 'labstack-cluster' })
+    return text(described.body, 'BacktrackWindow')
+  }
+
+  it('refuses a cross-site form POST and an <img> GET with AccessDenied naming the origin and what to do', async () => {
+    const before = await window()
+    expect(before).not.toBe('60')
+    const post = await app.inject({
+      method: 'POST',
+      url: '/',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', host, origin: 'https://evil.example' },
+      payload: modifyForm,
+    })
+    const refused = errorOf(post)
+    expect(refused).toMatchObject({ status: 403, type: 'Sender', code: 'AccessDenied' })
+    expect(refused.message).toContain('https://evil.example')
+    expect(refused.message).toMatch(/AWS SDK|AWS CLI/)
+    expect(post.headers['x-amzn-requestid']).toMatch(UUID)
+    const image = await app.inject({
+      method: 'GET',
+      url: `/?${modifyForm}`,
+      headers: { host, 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'image' },
+    })
+    expect(errorOf(image)).toMatchObject({ status: 403, code: 'AccessDenied' })
+    const sameSite = await app.inject({
+      method: 'POST',
+      url: '/',
+      headers: { 'content-type': FORM, host, origin: 'http://127.0.0.1:8080', 'sec-fetch-site': 'same-site' },
+      payload: modifyForm,
+    })
+    expect(errorOf(sameSite)).toMatchObject({ status: 403, code: 'AccessDenied' })
+    const opaque = await app.inject({
+      method: 'POST',
+      url: '/',
+      headers: { 'content-type': FORM, host, origin: 'null' },
+      payload: modifyForm,
+    })
+    expect(errorOf(opaque)).toMatchObject({ status: 403, code: 'AccessDenied' })
+    expect(await window()).toBe(before)
+  })
+
+  it('refuses CloudWatch reads from another origin too', async () => {
+    const response = await app.inject({
+      method: 'POST',
+      url: '/',
+      headers: { 'content-type': FORM, host, origin: 'https://evil.example' },
+      payload: 'Action=ListMetrics&Version=2010-08-01&Namespace=AWS/RDS',
+    })
+    expect(errorOf(response)).toMatchObject({ status: 403, code: 'AccessDenied' })
+  })
+
+  it('refuses a same-origin page under a host name other than an IP or localhost (DNS rebinding)', async () => {
+    const before = await window()
+    const response = await app.inject({
+      method: 'POST',
+      url: '/',
+      headers: {
+        'content-type': FORM,
+        host: 'rebind.evil.example:4566',
+        origin: 'http://rebind.evil.example:4566',
+        'sec-fetch-site': 'same-origin',
+      },
+      payload: modifyForm,
+    })
+    expect(errorOf(response)).toMatchObject({ status: 403, code: 'AccessDenied' })
+    expect(await window()).toBe(before)
+  })
+
+  it("answers the endpoint's own pages, a URL typed into the browser, and every client that is not a browser", async () => {
+    const ownPage = await app.inject({
+      method: 'POST',
+      url: '/',
+      headers: { 'content-type': FORM, host, origin: `http://${host}`, 'sec-fetch-site': 'same-origin' },
+      payload: modifyForm,
+    })
+    expect(ownPage.statusCode).toBe(200)
+    expect(await window()).toBe('60')
+    const typed = await app.inject({
+      method: 'GET',
+      url: '/?Action=DescribeDBClusters&Version=2014-10-31',
+      headers: { host: 'localhost:4566', 'sec-fetch-site': 'none' },
+    })
+    expect(typed.statusCode).toBe(200)
+    const sdk = await app.inject({
+      method: 'POST',
+      url: '/',
+      headers: { 'content-type': FORM, host, authorization: 'AWS4-HMAC-SHA256 Credential=x/y, Signature=z' },
+      payload: 'Action=DescribeDBClusters&Version=2014-10-31',
+    })
+    expect(sdk.statusCode).toBe(200)
+  })
+})
+
 describe('signature verification', () => {
   it('is off by default: any or no credentials are accepted', async () => {
     const response = await app.inject({

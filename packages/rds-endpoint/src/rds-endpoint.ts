@@ -26,6 +26,7 @@ import {
   type WireResponse,
 } from './cloudwatch/cloudwatch-protocols.js'
 import { DocumentInput, queryToDocument } from './cloudwatch/document-input.js'
+import { refuseForeignBrowserRequest } from './browser-guard.js'
 import type { ClusterRegistry } from './cluster-registry.js'
 import { QueryParams } from './query-params.js'
 import { RDS_ACTIONS } from './rds-actions.js'
@@ -190,6 +191,8 @@ export function buildRdsEndpoint(options: RdsEndpointOptions): FastifyInstance {
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-amzn-RequestId', request.id)
   })
+  // Every route of the app (the API, and whatever the caller mounts on it): no other web page may drive it.
+  app.addHook('onRequest', async (request) => refuseForeignBrowserRequest(request.headers))
 
   const recordDir = options.recordResponsesTo ?? process.env['BACKTRACK_RECORD_RESPONSES']
   if (recordDir !== undefined && recordDir !== '') {

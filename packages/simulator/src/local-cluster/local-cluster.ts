@@ -307,7 +307,7 @@ function exposure(host: string, info: LocalClusterInfo, verify: LocalClusterOpti
   return [
     `reachable from ${reach}`,
     verify === undefined
-      ? `RDS/CloudWatch API ${info.rdsEndpoint} and control routes /_backtrack/*: any credentials accepted (loopback only)`
+      ? `RDS/CloudWatch API ${info.rdsEndpoint} and control routes /_backtrack/*: any credentials accepted (loopback only); requests browsers send for other web pages refused`
       : `RDS/CloudWatch API ${info.rdsEndpoint} and every other route (control, console): SigV4 required, keys ${keys}; unsigned or wrongly signed requests get 403`,
     `SQL endpoint ${info.sql.host}:${info.sql.port}: MySQL accounts and passwords; control routes never send passwords`,
   ]
