@@ -20,6 +20,7 @@ import { rowKey } from '../page-log/row-key.js'
 import type { View } from '../page-log/view.js'
 import { isServerGone } from '../server-gone.js'
 import { takeBaseImage } from './base-image.js'
+import { captureFault } from './capture-fault.js'
 import { comparePositions, formatPosition, serverBinlogPosition } from './binlog-position.js'
 import { Catalog, tableKey } from './catalog.js'
 import { applyDdl, type DdlContext } from './ddl-application.js'
@@ -84,7 +85,7 @@ export class Capture {
   #lastPrune = 0
   #flushTimer: NodeJS.Timeout | undefined
   #waiters: { position: BinlogPosition; resolve: () => void; reject: (error: Error) => void }[] = []
-  #error: Error | undefined
+  #error: BacktrackError | undefined
   #running: Promise<void> | undefined
   #stopping = false
   #lastEventSeconds = 0
@@ -118,7 +119,7 @@ export class Capture {
     return capture
   }
 
-  get error(): Error | undefined {
+  get error(): BacktrackError | undefined {
     return this.#error
   }
 
@@ -289,21 +290,35 @@ export class Capture {
       try {
         for await (const event of this.#stream!) {
           if (this.#paused !== undefined) await this.#paused.promise
-          if (this.#stopping) return
+          if (this.#stopping || this.#interrupted !== undefined) break
           await this.#settleShadow()
           await this.#handle(event)
           failures = 0
         }
         if (this.#stopping) return
+        const interrupted = this.#interrupted
+        this.#interrupted = undefined
+        if (interrupted !== undefined) throw interrupted
       } catch (error) {
         if (this.#stopping) return
-        // An event the capture cannot record truthfully stops it for good; retrying would repeat it.
-        if (BacktrackError.is(error) || BinlogError.is(error) || ++failures > MAX_RECONNECTS) return this.#fail(error)
+        if (!isServerGone(error) || ++failures > MAX_RECONNECTS) {
+          // Only a lost connection is worth reading again. Anything else (an event the capture cannot record
+          // truthfully, a page-log write that failed) would fail the same way on every retry.
+          return this.#fail(error)
+        }
         this.#options.logger?.warn(`capture: connection lost (${(error as Error).message}); reconnecting`)
       }
       await this.#reconnect(failures)
       if (this.#error !== undefined) return
     }
+  }
+
+  /** An error met outside the read loop (a flush on a timer or for a waiter): the loop stops and handles it. */
+  #interrupted: Error | undefined
+
+  #interrupt(error: unknown): void {
+    this.#interrupted ??= error as Error
+    void this.#stream?.close()
   }
 
   /** The server went away (restart, network): drop the unfinished batch and read again from the last flush. */
@@ -315,6 +330,7 @@ export class Capture {
         await this.#stream?.close().catch(() => undefined)
         if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer)
         this.#flushTimer = undefined
+        this.#interrupted = undefined
         this.#log.rollback()
         this.#txn = undefined
         this.#batchChanges = 0
@@ -332,19 +348,23 @@ export class Capture {
         this.#options.logger?.info(`capture: reconnected at ${formatPosition(this.#committed)}`)
         return
       } catch (error) {
-        if (++failures > MAX_RECONNECTS) return this.#fail(error)
+        if (!isServerGone(error) || ++failures > MAX_RECONNECTS) return this.#fail(error)
       }
     }
   }
 
   #fail(error: unknown): void {
-    const wrapped = BacktrackError.is(error)
-      ? error
-      : BinlogError.is(error)
-        ? fromBinlogError(error)
-        : new BacktrackError('CaptureFault', `binlog capture stopped: ${(error as Error).message}`, { cause: error })
+    const wrapped = captureFault(error, { committed: this.#committed, pageLogPath: this.#log.path })
     this.#error = wrapped
-    this.#log.rollback()
+    try {
+      this.#log.rollback()
+    } catch {
+      // A log that cannot even roll back: the fault says what is wrong, and a restart reads it again.
+    }
+    // What the rolled-back batch held is read again from the last flush: no later flush may commit a position past it.
+    this.#txn = undefined
+    this.#batchChanges = 0
+    this.#processed = this.#committed
     this.#options.logger?.warn(`capture: ${wrapped.message}`)
     for (const waiter of this.#waiters.splice(0)) waiter.reject(wrapped)
   }
@@ -472,7 +492,12 @@ export class Capture {
         // Not while stopping: events still arrive until the stream is closed, and the log may be closed by then.
         this.#flushTimer = setTimeout(() => {
           this.#flushTimer = undefined
-          if (!this.#stopping && this.#txn === undefined && this.#dirty() && this.#error === undefined) this.#flush()
+          if (this.#stopping || this.#txn !== undefined || !this.#dirty() || this.#error !== undefined) return
+          try {
+            this.#flush()
+          } catch (error) {
+            this.#interrupt(error)
+          }
         }, 5)
       }
     }
@@ -526,7 +551,7 @@ export class Capture {
   /**
    * Resolves once every transaction up to `position` is in the log (committed to SQLite). A capture that is busy
    * (a million-row transaction takes it tens of seconds) is waited for as long as it moves; one that has not read
-   * anything for `stallMs` is stuck (the server is gone, or a purge took what it needs), and the wait fails.
+   * anything for `stallMs` is stuck (the server is gone and does not come back), and the wait fails.
    */
   waitFor(position: BinlogPosition, stallMs = STALL_MS): Promise<void> {
     if (this.#error !== undefined) return Promise.reject(this.#error)
@@ -553,7 +578,15 @@ export class Capture {
         resolve()
       }
       this.#waiters.push({ position, resolve: done, reject: (error) => (clearInterval(timer), reject(error)) })
-      if (this.#txn === undefined && this.#dirty()) this.#flush()
+      if (this.#txn === undefined && this.#dirty()) {
+        try {
+          this.#flush()
+        } catch (error) {
+          // The read loop stops on it and rejects this wait with the fault.
+          this.#interrupt(error)
+          return
+        }
+      }
       this.#wake()
     })
   }
@@ -657,7 +690,13 @@ export class Capture {
   async stop(): Promise<void> {
     this.#stopping = true
     if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer)
-    if (this.#txn === undefined && this.#dirty() && this.#error === undefined) this.#flush()
+    if (this.#txn === undefined && this.#dirty() && this.#error === undefined) {
+      try {
+        this.#flush()
+      } catch (error) {
+        this.#options.logger?.warn(`capture: the last batch could not be written on stop: ${(error as Error).message}`)
+      }
+    }
     await this.#stream?.close().catch(() => undefined)
     await this.#running
     if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer)
