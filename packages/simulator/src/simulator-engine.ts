@@ -53,6 +53,8 @@ export interface SimulatorEngineOptions {
   database?: string
   clock?: Clock
   logger?: CaptureLogger
+  /** Told when the capture stops with a fault, and with undefined when it resumes after one. */
+  onCaptureFault?: (fault: BacktrackError | undefined) => void
   /** Where clients reach the SQL side when it is not the server itself (e.g. a proxy). */
   sqlEndpoint?: () => { host: string; port: number }
   gate?: ConnectionGate
@@ -173,6 +175,7 @@ export class SimulatorEngine implements BacktrackEngine {
       clock: this.#clock,
       windowSeconds: () => this.#window(),
       logger: this.#options.logger,
+      ...(this.#options.onCaptureFault === undefined ? {} : { onFault: this.#options.onCaptureFault }),
     })
     // A request that a crash interrupted: one still pending changed nothing and failed; one that was applying
     // may have left the server half rewound, so it is finished now, before any client is let in.

@@ -26,6 +26,9 @@ function format(status: LocalClusterStatus): string {
     ['earliest backtrack time', status.earliestBacktrackTime ?? '-'],
     ['change records', String(status.changeRecords)],
     ['capture lag', `${Math.round(status.captureLagMillis)} ms`],
+    ...(status.captureFault === undefined
+      ? []
+      : [['capture stopped', `${status.captureFault.code}: ${status.captureFault.message}`] as [string, string]]),
     [
       'SQL endpoint',
       `${status.sql.host}:${status.sql.port} (user ${status.sql.user}, database ${status.sql.database ?? '-'})`,

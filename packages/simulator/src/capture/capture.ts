@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { dirname } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import mysql, { type Connection } from 'mysql2/promise'
 import { BacktrackError } from '@backtrack/core'
@@ -20,7 +21,7 @@ import { rowKey } from '../page-log/row-key.js'
 import type { View } from '../page-log/view.js'
 import { isServerGone } from '../server-gone.js'
 import { takeBaseImage } from './base-image.js'
-import { captureFault } from './capture-fault.js'
+import { captureFault, freeBytes, isDiskFull } from './capture-fault.js'
 import { comparePositions, formatPosition, serverBinlogPosition } from './binlog-position.js'
 import { Catalog, tableKey } from './catalog.js'
 import { applyDdl, type DdlContext } from './ddl-application.js'
@@ -44,6 +45,8 @@ export interface CaptureOptions {
   /** Seconds of history to keep; older history is pruned. */
   windowSeconds: () => number
   logger?: CaptureLogger
+  /** Told when the capture stops with a fault, and (with undefined) when it resumes after one (space is back). */
+  onFault?: (fault: BacktrackError | undefined) => void
 }
 
 interface OpenTxn {
@@ -61,6 +64,9 @@ const FLUSH_EVERY_MS = 200
 const FLUSH_EVERY_CHANGES = 50_000
 const PRUNE_EVERY_MS = 10_000
 const MAX_RECONNECTS = 30
+/** A capture stopped by a full disk resumes once this much more space is free than when it stopped. */
+const SPACE_MARGIN_BYTES = 256 * 1024
+const SPACE_CHECK_MS = 1_000
 /** A wait for the capture fails when it has read nothing for this long. */
 const STALL_MS = 30_000
 
@@ -301,6 +307,20 @@ export class Capture {
         if (interrupted !== undefined) throw interrupted
       } catch (error) {
         if (this.#stopping) return
+        if (isDiskFull(error, this.#log.path)) {
+          // Nothing is wrong with what was read: once the page log can be written again, read it again.
+          const free = freeBytes(dirname(this.#log.path)) ?? 0
+          this.#fail(error)
+          if (!(await this.#spaceBack(free))) return
+          this.#options.logger?.info(`capture: the page log's disk has free space again; resuming`)
+          const fault = this.#error
+          // The fault stands until the capture reads again: nothing may be flushed or waited for meanwhile.
+          await this.#reconnect(0)
+          if (this.#stopping || this.#error !== fault) return
+          this.#error = undefined
+          this.#options.onFault?.(undefined)
+          continue
+        }
         if (!isServerGone(error) || ++failures > MAX_RECONNECTS) {
           // Only a lost connection is worth reading again. Anything else (an event the capture cannot record
           // truthfully, a page-log write that failed) would fail the same way on every retry.
@@ -319,6 +339,16 @@ export class Capture {
   #interrupt(error: unknown): void {
     this.#interrupted ??= error as Error
     void this.#stream?.close()
+  }
+
+  /** Waits until the page log's file system has more free space than `free` bytes (false: the capture stopped). */
+  async #spaceBack(free: number): Promise<boolean> {
+    const dir = dirname(this.#log.path)
+    for (;;) {
+      await sleep(SPACE_CHECK_MS)
+      if (this.#stopping) return false
+      if ((freeBytes(dir) ?? 0) > free + SPACE_MARGIN_BYTES) return true
+    }
   }
 
   /** The server went away (restart, network): drop the unfinished batch and read again from the last flush. */
@@ -367,6 +397,7 @@ export class Capture {
     this.#processed = this.#committed
     this.#options.logger?.warn(`capture: ${wrapped.message}`)
     for (const waiter of this.#waiters.splice(0)) waiter.reject(wrapped)
+    this.#options.onFault?.(wrapped)
   }
 
   async #handle(event: BinlogEvent): Promise<void> {

@@ -187,8 +187,13 @@ export class ClusterNode implements BacktrackEngine {
         logger,
         region: options.region,
         ...(options.pendingMillis === undefined ? {} : { pendingMillis: options.pendingMillis }),
+        onCaptureFault: (fault) => {
+          if (node !== undefined) node.#captureEvent(fault)
+        },
       })
       node = new ClusterNode(options, server, engine, endpoint)
+      // A fault met while the engine started (a binlog file purged while the cluster was down) came before the node.
+      if (engine.capture.error !== undefined) node.#captureEvent(engine.capture.error)
       node.#startSampling()
       return node
     } catch (error) {
@@ -307,6 +312,12 @@ export class ClusterNode implements BacktrackEngine {
     } catch (error) {
       this.#options.logger.warn(`sampling the backtrack metrics failed: ${(error as Error).message}`)
     }
+  }
+
+  /** The capture stopped with `fault`, or (undefined) resumed after one: DescribeEvents shows both. */
+  #captureEvent(fault: BacktrackError | undefined): void {
+    if (fault === undefined) this.#emit("The DB cluster's change capture resumed.", ['notification'])
+    else this.#emit(`The DB cluster's change capture stopped: ${fault.message}`, ['failure'])
   }
 
   #emit(message: string, categories: string[] = ['backtrack']): void {

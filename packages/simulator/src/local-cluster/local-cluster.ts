@@ -78,6 +78,8 @@ export interface LocalClusterStatus extends Omit<LocalClusterInfo, 'sql'> {
   earliestBacktrackTime?: string
   changeRecords: number
   captureLagMillis: number
+  /** Why the capture stopped (the cluster is `failed` meanwhile); absent while it runs. */
+  captureFault?: { code: string; message: string }
   pid: number
   serverPid?: number
   source: LocalServerSource
@@ -417,6 +419,7 @@ export class StartedLocalCluster implements AsyncDisposable {
   async status(): Promise<LocalClusterStatus> {
     const { node, registry, source } = this.#parts
     const cluster = await node.describeCluster()
+    const fault = node.engine.capture.error
     // Answered over HTTP: the password stays in the state file (mode 600) and `up`'s own output.
     const { password: _password, ...sql } = this.sql
     return {
@@ -428,6 +431,7 @@ export class StartedLocalCluster implements AsyncDisposable {
         : { earliestBacktrackTime: formatRdsTime(cluster.EarliestBacktrackTime) }),
       changeRecords: cluster.BacktrackConsumedChangeRecords,
       captureLagMillis: node.engine.capture.lagMillis(),
+      ...(fault === undefined ? {} : { captureFault: { code: fault.code, message: fault.message } }),
       pid: process.pid,
       ...(node.server.pid === undefined ? {} : { serverPid: node.server.pid }),
       source,
