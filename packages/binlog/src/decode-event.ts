@@ -126,6 +126,28 @@ function fault(message: string): BinlogError {
   return new BinlogError('CaptureFault', message)
 }
 
+const NAMES_EVENT = /(?:_EVENT|event type \d+) at [^\s:]*:\d+/
+
+/**
+ * `error` as a CaptureFault that names the event and where it starts (`at`): the decoder's own faults get the
+ * position added, and anything else a malformed event makes the reads throw (a RangeError past its end) becomes one.
+ */
+function located(error: unknown, raw: Buffer, at: string): BinlogError {
+  const name = raw.length > 4 ? eventName(raw[4]!) : `binlog event of ${raw.length} bytes`
+  if (!BinlogError.is(error)) {
+    return new BinlogError(
+      'CaptureFault',
+      `${name} at ${at} could not be decoded (${(error as Error).message}): the binlog stream is corrupt`,
+      { cause: error },
+    )
+  }
+  if (NAMES_EVENT.test(error.message)) return error
+  const message = error.message.startsWith(name)
+    ? `${name} at ${at}${error.message.slice(name.length)}`
+    : `${name} at ${at}: ${error.message}`
+  return new BinlogError(error.code, message, { cause: error })
+}
+
 interface CompiledTable {
   map: TableMap
   raw: Buffer
@@ -204,8 +226,20 @@ export class BinlogDecoder {
     return v === undefined ? fallback : v
   }
 
-  /** Decodes one event. `raw` must be exactly the event (it may be a view; row images are copied out). */
+  /**
+   * Decodes one event. `raw` must be exactly the event (it may be a view; row images are copied out). Whatever the
+   * bytes, it returns an event or throws a `BinlogError` (CaptureFault) that names the event type and its position.
+   */
   decode(raw: Buffer): DecodedEvent {
+    const at = `${this.position.file}:${this.position.position}`
+    try {
+      return this.#decode(raw)
+    } catch (error) {
+      throw located(error, raw, at)
+    }
+  }
+
+  #decode(raw: Buffer): DecodedEvent {
     if (raw.length < HEADER_LENGTH) throw fault(`binlog event of ${raw.length} bytes is shorter than its header`)
     const timestamp = raw.readUInt32LE(0)
     const type = raw[4]!
@@ -223,9 +257,17 @@ export class BinlogDecoder {
         end -= 4
         this.#verify(raw, end, type)
       }
-    } else if (this.checksum && raw.length >= HEADER_LENGTH + 4) {
-      // Before the first FORMAT_DESCRIPTION (the fake ROTATE): strip a CRC only if it is one.
-      if (crc32(raw, 0, end - 4) === raw.readUInt32LE(end - 4)) end -= 4
+    } else {
+      // A stream opens with a fake ROTATE, then the file's FORMAT_DESCRIPTION, and a file with the latter: anything
+      // else first is a corrupt type byte (a FORMAT_DESCRIPTION's read as an event to ignore would turn every
+      // later CRC check into a guess).
+      if (type !== EVENT_TYPE.ROTATE && type !== EVENT_TYPE.HEARTBEAT && type !== EVENT_TYPE.HEARTBEAT_V2) {
+        throw fault(`${eventName(type)} arrived before the FORMAT_DESCRIPTION_EVENT that opens every binlog stream`)
+      }
+      // The fake ROTATE: strip a CRC only if it is one.
+      if (this.checksum && raw.length >= HEADER_LENGTH + 4 && crc32(raw, 0, end - 4) === raw.readUInt32LE(end - 4)) {
+        end -= 4
+      }
     }
 
     // Position bookkeeping: log_pos is where the next event starts (0 or artificial: not a position).
@@ -323,29 +365,29 @@ export class BinlogDecoder {
     }
   }
 
-  /** FORMAT_DESCRIPTION always ends with the checksum algorithm byte and 4 checksum bytes (MySQL 5.6.1+/MariaDB 5.3+). */
+  /**
+   * FORMAT_DESCRIPTION always ends with the checksum algorithm byte and 4 checksum bytes (MySQL 5.6.1+/MariaDB 5.3+),
+   * and the server fills them with the event's own CRC32 whatever algorithm it names for the events after it (NONE
+   * included), so a flipped algorithm byte cannot turn checksums off unnoticed. All-zero checksum bytes under NONE
+   * are accepted too: the space was only reserved.
+   */
   #formatChecksum(raw: Buffer): number {
     const alg = raw[raw.length - 5]
-    if (alg === 1) {
+    const stored = raw.readUInt32LE(raw.length - 4)
+    if (!(alg === 0 && stored === 0)) {
       const flags = raw.readUInt16LE(17)
-      if (flags & LOG_EVENT_BINLOG_IN_USE_F) {
-        // In a binlog file still open for writing the server sets this flag after computing the CRC.
-        const copy = Buffer.from(raw)
-        copy.writeUInt16LE(flags & ~LOG_EVENT_BINLOG_IN_USE_F, 17)
-        if (crc32(copy, 0, copy.length - 4) === copy.readUInt32LE(copy.length - 4)) {
-          this.checksum = true
-          return raw.length - 5
-        }
+      // In a binlog file still open for writing the server sets the in-use flag after computing the CRC.
+      const copy = flags & LOG_EVENT_BINLOG_IN_USE_F ? Buffer.from(raw) : undefined
+      copy?.writeUInt16LE(flags & ~LOG_EVENT_BINLOG_IN_USE_F, 17)
+      if (copy === undefined || crc32(copy, 0, copy.length - 4) !== stored) {
+        this.#verify(raw, raw.length - 4, EVENT_TYPE.FORMAT_DESCRIPTION)
       }
-      this.#verify(raw, raw.length - 4, EVENT_TYPE.FORMAT_DESCRIPTION)
-      this.checksum = true
-      return raw.length - 5
     }
-    if (alg === 0) {
-      this.checksum = false
-      return raw.length - 5
+    if (alg !== 0 && alg !== 1) {
+      throw fault(`FORMAT_DESCRIPTION_EVENT names checksum algorithm ${alg}; backtrack reads CRC32 or NONE only`)
     }
-    throw fault(`FORMAT_DESCRIPTION_EVENT names checksum algorithm ${alg}; backtrack reads CRC32 or NONE only`)
+    this.checksum = alg === 1
+    return raw.length - 5
   }
 
   #format(raw: Buffer, body: number, end: number, timestamp: number, next: BinlogPosition): DecodedEvent {
