@@ -126,6 +126,6 @@ describe.skipIf(skipReason !== undefined)(
 
 runEngineConformance(
   "RdsEngine over the local cluster's RDS endpoint",
-  async () => ({ engine: await rdsEngine(), sql, makeMissingCluster: (id) => rdsEngine(id), disposable: true }),
-  skipReason === undefined ? {} : { skipReason },
+  async () => ({ engine: await rdsEngine(), sql, makeMissingCluster: (id) => rdsEngine(id) }),
+  { ...(skipReason === undefined ? {} : { skipReason }), disposable: true },
 )

@@ -10,25 +10,39 @@ export interface ConformanceContext {
   engine: BacktrackEngine
   /**
    * Runs one statement on the cluster's SQL endpoint and returns its rows (a backtrack may close connections).
-   * Without it (an API-only test double) the tests that need data are skipped, saying so.
+   * Without it (an API-only test double) the tests that need data are skipped: say why in the options' `lacks.sql`.
    */
   sql?: (statement: string) => Promise<Record<string, unknown>[]>
   /** A mark to use instead of `engine.mark()`. */
   mark?: () => Promise<Date>
-  /** An engine like `engine` for a cluster that does not exist; the not-found test is skipped without it. */
+  /** An engine like `engine` for a cluster that does not exist; without it (say why in `lacks.otherCluster`) the not-found test is skipped. */
   makeMissingCluster?: (clusterIdentifier: string) => BacktrackEngine | Promise<BacktrackEngine>
   /** Called once after the suite: close engines, stop servers. */
   cleanup?: () => Promise<void>
-  /**
-   * The cluster is a throw-away one: the suite's very last test may disable backtracking on it for good (window 0,
-   * which cannot be undone). Leave it unset for a cluster you keep (live Aurora); that test is then skipped.
-   */
-  disposable?: boolean
+}
+
+/** What a context cannot offer, each with why: the reason goes into the names of the tests it skips. */
+export interface ConformanceLacks {
+  /** No `sql`: the change-records, lab and back-and-forth tests are skipped; the others skip their SQL checks. */
+  sql?: string
+  /** No `makeMissingCluster`: the DBClusterNotFoundFault test is skipped. */
+  otherCluster?: string
 }
 
 export interface ConformanceOptions {
   /** Why the suite cannot run here; it is then skipped with this reason in its name. */
   skipReason?: string
+  /**
+   * What the context will lack, known before it starts so that every skipped test says why in its name (a CI log
+   * lists skips by name). A context that lacks `sql` or `makeMissingCluster` without a reason here fails the tests
+   * that need it.
+   */
+  lacks?: ConformanceLacks
+  /**
+   * The cluster is a throw-away one: the suite's very last test may disable backtracking on it for good (window 0,
+   * which cannot be undone). Leave it unset for a cluster you keep (live Aurora); that test is then skipped, saying so.
+   */
+  disposable?: boolean
   /** Database the suite makes its tables in (created when missing). Default `backtrack_conformance`. */
   database?: string
   /** Pause before and after each mark. Real Aurora backtracks to a consistent time about a second apart: 2000 there. */
@@ -111,11 +125,18 @@ export function runEngineConformance(
   const engine = () => ctx().engine
   const sql = (statement: string) => {
     const run = ctx().sql
-    if (run === undefined) throw new Error('this context has no SQL side')
+    if (run === undefined) throw undeclared('sql', 'sql')
     return run(statement)
   }
+  const lacks = options.lacks ?? {}
   const hasSql = () => ctx().sql !== undefined
-  const NO_SQL = 'this context has no SQL side'
+  /** A test that needs `what`: skipped with the declared reason in its name, or run (and failing if it is missing). */
+  const needing = (what: keyof ConformanceLacks, title: string) => {
+    const reason = lacks[what]
+    return reason === undefined ? { test: it, title } : { test: it.skip, title: `${title} (skipped: ${reason})` }
+  }
+  const undeclared = (what: string, option: keyof ConformanceLacks) =>
+    new Error(`the conformance context has no ${what}: say why in the options' lacks.${option}, or provide it`)
   const scalar = async (statement: string): Promise<unknown> => Object.values((await sql(statement))[0] ?? {})[0]
   const checksum = async (table: string) => String((await sql(`CHECKSUM TABLE ${db}.${table}`))[0]?.['Checksum'])
   const tableExists = async (table: string) =>
@@ -198,10 +219,10 @@ export function runEngineConformance(
       timeout,
     )
 
-    it(
-      'counts change records: BacktrackConsumedChangeRecords grows after writes',
-      async ({ skip }) => {
-        if (!hasSql()) return skip(NO_SQL)
+    const counted = needing('sql', 'counts change records: BacktrackConsumedChangeRecords grows after writes')
+    counted.test(
+      counted.title,
+      async () => {
         const before = (await engine().describeCluster()).BacktrackConsumedChangeRecords
         await sql(`CREATE TABLE IF NOT EXISTS ${db}.counted (id INT PRIMARY KEY AUTO_INCREMENT, v INT)`)
         for (let i = 0; i < 5; i++) await sql(`INSERT INTO ${db}.counted (v) VALUES (${i}), (${i + 1}), (${i + 2})`)
@@ -214,10 +235,13 @@ export function runEngineConformance(
       timeout,
     )
 
-    it(
+    const lab = needing(
+      'sql',
       'runs the lab: drop, re-create, rewind to after the drop (table missing), then before it (CHECKSUM equal)',
-      async ({ skip }) => {
-        if (!hasSql()) return skip(NO_SQL)
+    )
+    lab.test(
+      lab.title,
+      async () => {
         await sql(`DROP TABLE IF EXISTS ${db}.sbtest1`)
         await sql(
           `CREATE TABLE ${db}.sbtest1 (id INT NOT NULL AUTO_INCREMENT, k INT NOT NULL DEFAULT 0, ` +
@@ -250,10 +274,13 @@ export function runEngineConformance(
       timeout,
     )
 
-    it(
+    const oracle = needing(
+      'sql',
       `goes back and forth: after a rewind to t_i, max(id) == i (Neon oracle, seed ${seed})`,
-      async ({ skip }) => {
-        if (!hasSql()) return skip(NO_SQL)
+    )
+    oracle.test(
+      oracle.title,
+      async () => {
         await sql(`DROP TABLE IF EXISTS ${db}.oracle`)
         await sql(`CREATE TABLE ${db}.oracle (id INT PRIMARY KEY)`)
         const marks: Date[] = []
@@ -506,11 +533,12 @@ export function runEngineConformance(
       timeout,
     )
 
-    it(
-      'says DBClusterNotFoundFault for a cluster that does not exist',
-      async ({ skip }) => {
+    const notFound = needing('otherCluster', 'says DBClusterNotFoundFault for a cluster that does not exist')
+    notFound.test(
+      notFound.title,
+      async () => {
         const make = ctx().makeMissingCluster
-        if (make === undefined) return skip('this engine cannot name another cluster (no makeMissingCluster)')
+        if (make === undefined) throw undeclared('makeMissingCluster', 'otherCluster')
         const missing = await make(MISSING_CLUSTER)
         try {
           expect(missing.clusterIdentifier).toBe(MISSING_CLUSTER)
@@ -547,10 +575,12 @@ export function runEngineConformance(
     )
 
     // After everything else: a window of 0 disables backtracking for good, so only on a throw-away cluster.
-    it(
-      'disables backtracking with a window of 0 and refuses to re-enable it (InvalidDBClusterStateFault)',
-      async ({ skip }) => {
-        if (ctx().disposable !== true) return skip('the cluster is not disposable: a window of 0 cannot be undone')
+    const disable = 'disables backtracking with a window of 0 and refuses to re-enable it (InvalidDBClusterStateFault)'
+    const disposable = options.disposable === true
+    const disableTest = disposable ? it : it.skip
+    disableTest(
+      disposable ? disable : `${disable} (skipped: the cluster is kept, and a window of 0 cannot be undone)`,
+      async () => {
         const disabled = await engine().modifyBacktrackWindow(0)
         expect(disabled.BacktrackWindow).toBe(0)
         expect(disabled.EarliestBacktrackTime).toBeUndefined()

@@ -1,2 +1,7 @@
-export { runEngineConformance, type ConformanceContext, type ConformanceOptions } from './engine-conformance.js'
+export {
+  runEngineConformance,
+  type ConformanceContext,
+  type ConformanceLacks,
+  type ConformanceOptions,
+} from './engine-conformance.js'
 export { FakeEngine, type FakeEngineOptions } from './fake-engine.js'
