@@ -14,11 +14,12 @@ import { registerShow } from './commands/show.js'
 import { registerConsole } from './commands/console.js'
 import { registerTo } from './commands/to.js'
 import { registerVerify } from './commands/verify.js'
+import { asInvoked, invokedAs } from './invoked-as.js'
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 
-/** Builds the `backtrack` command tree. */
-function buildProgram(): Command {
+/** Builds the `backtrack` command tree; its help shows commands as `invoked` (`backtrack`, `backtrack`). */
+function buildProgram(invoked: string): Command {
   const program = new Command('backtrack')
     .description(
       'Rewind a MySQL cluster in place to a point in time: offline against a local simulated cluster, or live against Aurora.',
@@ -26,6 +27,11 @@ function buildProgram(): Command {
     .version(version)
     .option('--debug', 'print stack traces of errors')
     .exitOverride()
+    // Set before the subcommands are added, which inherit it.
+    .configureOutput({
+      writeOut: (text) => process.stdout.write(asInvoked(text, invoked)),
+      writeErr: (text) => process.stderr.write(asInvoked(text, invoked)),
+    })
   registerUp(program)
   registerDown(program)
   registerStatus(program)
@@ -42,9 +48,13 @@ function buildProgram(): Command {
   return program
 }
 
-/** Runs the CLI and returns its exit code: 0 ok, 1 failed, 2 usage. */
-export async function runCli(argv: string[]): Promise<number> {
-  const program = buildProgram()
+/**
+ * Runs the CLI and returns its exit code: 0 ok, 1 failed, 2 usage. `env` tells how it was started, so that the
+ * commands its help and errors suggest are the ones the user can type.
+ */
+export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const invoked = invokedAs(env)
+  const program = buildProgram(invoked)
   try {
     await program.parseAsync(argv, { from: 'user' })
     return 0
@@ -54,7 +64,7 @@ export async function runCli(argv: string[]): Promise<number> {
     }
     // Expected failures name the problem and the fix; a stack trace only with --debug.
     const message = (error as Error).message
-    if (message !== '') process.stderr.write(`backtrack: ${message}\n`)
+    if (message !== '') process.stderr.write(`backtrack: ${asInvoked(message, invoked)}\n`)
     if (program.opts<{ debug?: boolean }>().debug === true && !(error instanceof CliFailure)) {
       process.stderr.write(`${(error as Error).stack ?? String(error)}\n`)
     }

@@ -12,9 +12,9 @@ const STOP_TIMEOUT_MS = 120_000
 
 const EXAMPLES = `
 Examples:
-  $ pnpm backtrack down                      # stop labstack-cluster, keep its data for the next \`up\`
-  $ pnpm backtrack down --purge              # stop it and delete its data dir
-  $ pnpm backtrack down --data-dir /tmp/lab --json
+  $ backtrack down                      # stop labstack-cluster, keep its data for the next \`up\`
+  $ backtrack down --purge              # stop it and delete its data dir
+  $ backtrack down --data-dir /tmp/lab --json
 `
 
 /** `backtrack down`: stops a local cluster (and with --purge deletes its data). */

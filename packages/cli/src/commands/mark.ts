@@ -9,10 +9,10 @@ interface MarkOptions {
 
 const EXAMPLES = `
 Examples:
-  $ pnpm backtrack mark                                   # 2026-11-24T00:10:00.124Z
+  $ backtrack mark                                   # 2026-11-24T00:10:00.124Z
   $ T=$(pnpm -s backtrack mark); ...; aws rds backtrack-db-cluster --db-cluster-identifier labstack-cluster \\
       --backtrack-to "$T" --endpoint-url $ENDPOINT_URL   # restores exactly the state at the mark
-  $ pnpm backtrack mark before-drop --json               # {"mark":"…","name":"before-drop"}
+  $ backtrack mark before-drop --json               # {"mark":"…","name":"before-drop"}
 `
 
 /** `backtrack mark`: a time that separates everything committed so far from what follows. */

@@ -9,8 +9,8 @@ interface StatusOptions {
 
 const EXAMPLES = `
 Examples:
-  $ pnpm backtrack status
-  $ pnpm backtrack status --json | jq .captureLagMillis
+  $ backtrack status
+  $ backtrack status --json | jq .captureLagMillis
 Exit code 1 when the cluster is not running (with --json: {"status":"stopped",...}).
 `
 

@@ -110,7 +110,7 @@ suite.sequential(`backtrack up/status/mark/down (built CLI)${skipNote}`, () => {
     expect(usage.stderr).toContain('--sql-port')
     const none = await cli('status', '--data-dir', join(dataDir, 'nothing-here'))
     expect(none.code).toBe(1)
-    expect(none.stderr).toMatch(/^backtrack: no cluster in .*: start one with `pnpm backtrack up --data-dir/)
+    expect(none.stderr).toMatch(/^backtrack: no cluster in .*: start one with `backtrack up --data-dir/)
     expect(none.stderr).not.toContain('    at ')
     const help = await cli('up', '--help')
     expect(help.code).toBe(0)

@@ -34,12 +34,12 @@ const READY_TIMEOUT_MS = 180_000
 
 const EXAMPLES = `
 Examples:
-  $ pnpm backtrack up                              # foreground, Ctrl-C stops it
-  $ eval "$(pnpm -s backtrack up --detach)"        # background; exports DBUSER, DBPASS, CLUSTER_ENDPOINT, ENDPOINT_URL
-  $ pnpm backtrack up --detach --json | jq -r .sql.port
-  $ DBUSER=admin DBPASS=secret pnpm backtrack up --sql-port 13306 --api-port 14566
-  $ pnpm backtrack up --host 127.0.0.2 --sql-port 3306  # the lab's sysbench --mysql-port=3306 runs as written
-  $ pnpm backtrack up --mysql-url mysql://root:pw@127.0.0.1:3307/   # an existing server (row binlog on)
+  $ backtrack up                                               # foreground, Ctrl-C stops it
+  $ eval "$(backtrack up --detach)"                            # background; exports DBUSER, DBPASS, CLUSTER_ENDPOINT, ENDPOINT_URL
+  $ backtrack up --detach --json | jq -r .sql.port
+  $ DBUSER=admin DBPASS=secret backtrack up --sql-port 13306 --api-port 14566
+  $ backtrack up --host 127.0.0.2 --sql-port 3306              # the lab's sysbench --mysql-port=3306 runs as written
+  $ backtrack up --mysql-url mysql://root:pw@127.0.0.1:3307/   # an existing server (row binlog on)
 
 The data dir (default $BACKTRACK_HOME/<cluster-id> or ~/.backtrack/<cluster-id>) keeps the cluster: \`up\` on it
 again resumes with its history, also after a kill -9. Logs go to stderr (with --detach: <data-dir>/cluster.log).
@@ -161,7 +161,7 @@ async function runDetached(options: UpOptions, dataDir: string): Promise<void> {
     if (Date.now() > deadline) {
       throw new CliFailure(
         `the cluster process (pid ${child.pid}) was not ready within ${READY_TIMEOUT_MS / 1000} s; see ${logFile}, ` +
-          `and stop it with \`pnpm backtrack down --data-dir ${dataDir}\``,
+          `and stop it with \`backtrack down --data-dir ${dataDir}\``,
       )
     }
     await sleep(100)

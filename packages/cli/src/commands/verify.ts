@@ -10,8 +10,8 @@ interface VerifyOptions {
 
 const EXAMPLES = `
 Examples:
-  $ pnpm backtrack verify
-  $ pnpm backtrack verify --json | jq '.tables[] | select(.status != "same")'
+  $ backtrack verify
+  $ backtrack verify --json | jq '.tables[] | select(.status != "same")'
 Exit code 0 when every table matches, 1 when one drifted (or the cluster is not running).
 `
 

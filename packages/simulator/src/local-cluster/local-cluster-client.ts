@@ -190,8 +190,8 @@ export class LocalClusterClient {
     throw new BacktrackError(
       'DBClusterNotFoundFault',
       known === undefined
-        ? `no cluster in ${this.dataDir}: start one with \`pnpm backtrack up --data-dir ${this.dataDir}\` (or pass the --data-dir of yours)`
-        : `cluster ${known.clusterIdentifier} in ${this.dataDir} is not running: start it with \`pnpm backtrack up --data-dir ${this.dataDir}\``,
+        ? `no cluster in ${this.dataDir}: start one with \`backtrack up --data-dir ${this.dataDir}\` (or pass the --data-dir of yours)`
+        : `cluster ${known.clusterIdentifier} in ${this.dataDir} is not running: start it with \`backtrack up --data-dir ${this.dataDir}\``,
     )
   }
 
@@ -217,7 +217,7 @@ export class LocalClusterClient {
       throw new BacktrackError(
         'ServiceUnavailable',
         `cluster ${state.clusterIdentifier} (pid ${state.pid}) does not answer on ${url.origin} (${(error as Error).message}); ` +
-          `see ${this.logFile} or restart it with \`pnpm backtrack down --data-dir ${this.dataDir}\` and \`up\``,
+          `see ${this.logFile} or restart it with \`backtrack down --data-dir ${this.dataDir}\` and \`up\``,
         { cause: error },
       )
     }

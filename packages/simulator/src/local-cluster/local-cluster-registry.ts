@@ -506,7 +506,7 @@ export class LocalClusterRegistry implements ClusterRegistry {
     if (record.clusterIdentifier === this.#primary && record.writer) {
       throw new BacktrackError(
         'InvalidDBClusterStateFault',
-        `DB instance ${identifier} is the writer of the cluster this endpoint was started for; stop it with \`pnpm backtrack down\`.`,
+        `DB instance ${identifier} is the writer of the cluster this endpoint was started for; stop it with \`backtrack down\`.`,
       )
     }
     let node = this.#nodes.get(record.clusterIdentifier)
@@ -542,7 +542,7 @@ export class LocalClusterRegistry implements ClusterRegistry {
     if (identifier === this.#primary) {
       throw new BacktrackError(
         'InvalidDBClusterStateFault',
-        `DBCluster ${identifier} is the cluster this endpoint was started for; stop it with \`pnpm backtrack down --purge\`.`,
+        `DBCluster ${identifier} is the cluster this endpoint was started for; stop it with \`backtrack down --purge\`.`,
       )
     }
     const before = await node.describeCluster()

@@ -157,7 +157,7 @@ async function startIn(
     throw new BacktrackError(
       'InvalidDBClusterStateFault',
       `DBCluster ${running.clusterIdentifier} is already running on ${dataDir} (pid ${running.pid}); ` +
-        `use it, or stop it with \`pnpm backtrack down --data-dir ${dataDir}\``,
+        `use it, or stop it with \`backtrack down --data-dir ${dataDir}\``,
     )
   }
   const previous = readClusterState(dataDir)
