@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { DescribeEventsCommand, RDSClient } from '@aws-sdk/client-rds'
 import Database from 'better-sqlite3'
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { BacktrackError } from '@backtrack/core'
 import { startPrivateServer } from '@backtrack/mysql-server'
 import { tempDir } from '@backtrack/mysql-server/testing'
@@ -120,8 +120,12 @@ describe.sequential('capture faults under a local cluster', () => {
   const mounts: string[] = []
   let harness: Harness | undefined
 
-  afterAll(async () => {
+  // A test that failed leaves its cluster running: stop it before the next one starts another.
+  afterEach(async () => {
     await stop(harness).catch(() => undefined)
+    harness = undefined
+  })
+  afterAll(() => {
     for (const mount of mounts) spawnSync('umount', ['-l', mount])
     for (const dir of dirs) dir[Symbol.dispose]()
   })
