@@ -186,6 +186,14 @@ function isCharacter(rt: number): boolean {
   return rt === T.STRING || rt === T.VAR_STRING || rt === T.VARCHAR || rt === T.BLOB
 }
 
+function isFileName(name: string): boolean {
+  if (name === '') return false
+  for (const c of name) {
+    if (c < ' ' || c === '\u007f' || c === '\ufffd' || c === '/' || c === '\\') return false
+  }
+  return true
+}
+
 function uuidText(buf: Buffer, pos: number): string {
   const hex = buf.toString('hex', pos, pos + 16)
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
@@ -286,6 +294,15 @@ export class BinlogDecoder {
       case EVENT_TYPE.ROTATE: {
         const position = Number(raw.readBigUInt64LE(body))
         const file = raw.toString('utf8', body + 8, end)
+        // A binlog file name has no control characters, no invalid UTF-8 and no directory. Without a checksum (or
+        // before the FORMAT_DESCRIPTION, where the fake ROTATE's CRC is taken on trust) this is what shows that a
+        // corrupt event was read as a ROTATE (or a heartbeat), before it moves the position.
+        if (!isFileName(file) || !Number.isSafeInteger(position)) {
+          throw fault(
+            `ROTATE_EVENT names ${JSON.stringify(file)} at ${position}, which is no binlog file and position: ` +
+              `the binlog stream is corrupt`,
+          )
+        }
         this.position = { file, position }
         return { type: 'rotate', timestamp, next: next(), file, position }
       }
@@ -460,7 +477,12 @@ export class BinlogDecoder {
   }
 
   #heartbeat(file: string, logPos: number, timestamp: number): DecodedEvent {
-    if (file && logPos) this.position = { file, position: logPos }
+    if (file && logPos) {
+      if (!isFileName(file)) {
+        throw fault(`heartbeat names ${JSON.stringify(file)}, which is no binlog file: the binlog stream is corrupt`)
+      }
+      this.position = { file, position: logPos }
+    }
     return { type: 'heartbeat', timestamp, next: { ...this.position } }
   }
 

@@ -234,6 +234,22 @@ describe('binlog decoder fuzzing with mutated real binlogs', () => {
     expect(() => decoder.decode(format)).toThrow(/FORMAT_DESCRIPTION_EVENT at binlog\.\d+:4 failed its CRC32 check/)
   })
 
+  it.each([
+    ['ROTATE', EVENT_TYPE.ROTATE, /^ROTATE_EVENT at binlog\.\d+:\d+ names .* which is no binlog file/],
+    ['HEARTBEAT', EVENT_TYPE.HEARTBEAT, /^HEARTBEAT_EVENT at binlog\.\d+:\d+: heartbeat names .* no binlog file/],
+  ])(
+    'refuses a TABLE_MAP read as a %s in a binlog without checksums (found with seed 777: it moved the position to a garbage file)',
+    (_name, type, message) => {
+      const file = files.find((f) => !f.checksum)!
+      const index = file.events.findIndex((event) => event[4] === EVENT_TYPE.TABLE_MAP)
+      const decoder = new BinlogDecoder({ checksum: true, file: file.name, position: 4 })
+      for (const event of file.events.slice(0, index)) decoder.decode(event)
+      const mutated = Buffer.from(file.events[index]!)
+      mutated[4] = type
+      expect(() => decoder.decode(mutated)).toThrow(message)
+    },
+  )
+
   it('refuses a FORMAT_DESCRIPTION whose type byte was flipped (found with seed 4242: it became an ignored RAND)', () => {
     const file = files.find((f) => f.checksum)!
     const format = Buffer.from(file.events[0]!)
