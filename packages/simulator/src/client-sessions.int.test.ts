@@ -1,3 +1,4 @@
+import { connect, createServer, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
 import mysql, { type Pool, type RowDataPacket } from 'mysql2/promise'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -9,6 +10,70 @@ import { tempDir } from '@backtrack/mysql-server/testing'
 // mysql2 words a killed connection by how far it got: "Connection lost", "... closed state", or, when the server's
 // FIN arrives first, "This socket has been ended by the other party".
 const KILLED = /Connection lost|closed|ended by the other party/i
+
+/**
+ * A TCP relay to the server that can hold what clients send (a login stays half done, as on a loaded machine) and
+ * can close a client's connection when it next sends something (a pooled connection the server closed, whose FIN the
+ * pool has not read yet).
+ */
+class Relay {
+  readonly #server: Server
+  #holding = false
+  #dropNext = false
+  readonly #held: (() => void)[] = []
+  readonly #sockets = new Set<Socket>()
+
+  constructor(target: { host: string; port: number }) {
+    this.#server = createServer((client) => {
+      const upstream = connect(target.port, target.host)
+      this.#sockets.add(client).add(upstream)
+      upstream.on('data', (chunk) => client.write(chunk))
+      client.on('data', (chunk) => {
+        if (this.#dropNext) {
+          this.#dropNext = false
+          client.destroy()
+          upstream.destroy()
+          return
+        }
+        if (this.#holding) this.#held.push(() => upstream.write(chunk))
+        else upstream.write(chunk)
+      })
+      for (const [a, b] of [
+        [client, upstream],
+        [upstream, client],
+      ] as const) {
+        a.on('error', () => b.destroy())
+        a.on('close', () => b.destroy())
+      }
+    })
+  }
+
+  listen(): Promise<number> {
+    return new Promise((resolve) => this.#server.listen(0, '127.0.0.1', () => resolve(this.#address())))
+  }
+
+  #address(): number {
+    return (this.#server.address() as { port: number }).port
+  }
+
+  hold(): void {
+    this.#holding = true
+  }
+
+  release(): void {
+    this.#holding = false
+    for (const send of this.#held.splice(0)) send()
+  }
+
+  dropNext(): void {
+    this.#dropNext = true
+  }
+
+  close(): void {
+    for (const socket of this.#sockets) socket.destroy()
+    this.#server.close()
+  }
+}
 
 describe.sequential('ClientSessions on a real server', () => {
   const dir = tempDir('bt-sessions-')
@@ -45,6 +110,23 @@ describe.sequential('ClientSessions on a real server', () => {
     await sessions.unlockAccounts() // nothing left to do
   })
 
+  it('an account created while an earlier lockout is left locked is added to it: the next unlock frees both', async () => {
+    await sessions.lockAccounts()
+    // The unlock did not happen (the server went away); a client account is created meanwhile.
+    await admin.query("CREATE USER 'late'@'%' IDENTIFIED BY 'late-pw'")
+    try {
+      await sessions.lockAccounts()
+      await sessions.unlockAccounts()
+      await (await connectApp()).end()
+      await (
+        await mysql.createConnection({ ...server.connectionOptions('app'), user: 'late', password: 'late-pw' })
+      ).end()
+    } finally {
+      await sessions.unlockAccounts()
+      await admin.query("DROP USER 'late'@'%'")
+    }
+  })
+
   it("close('busy') closes sessions in a transaction or a statement and leaves idle ones", async () => {
     const idle = await connectApp()
     const writing = await connectApp()
@@ -75,6 +157,60 @@ describe.sequential('ClientSessions on a real server', () => {
       await expect(idle.query('SELECT 1')).rejects.toThrow(KILLED)
     } finally {
       for (const connection of [idle, writing, reading, running]) connection.destroy()
+    }
+  })
+
+  it("leaves a connection that has not logged in yet: the simulator's own pool opening one keeps it", async () => {
+    const relay = new Relay(server)
+    const own = mysql.createPool({
+      ...server.connectionOptions('admin'),
+      port: await relay.listen(),
+      connectionLimit: 1,
+    })
+    const mine = new ClientSessions({ admin: own, log, flavor: server.flavor, adminUser: server.admin.user })
+    try {
+      // The pool's login waits in the relay: the server has greeted it and shows an `unauthenticated user`.
+      relay.hold()
+      const counting = mine.count()
+      for (;;) {
+        const [rows] = await admin.query<RowDataPacket[]>(
+          "SELECT 1 FROM information_schema.PROCESSLIST WHERE USER = 'unauthenticated user'",
+        )
+        if (rows.length > 0) break
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+      expect(await sessions.close('all')).toBe(0)
+      expect(await sessions.close('busy')).toBe(0)
+      relay.release()
+      expect(await counting).toBe(0)
+    } finally {
+      relay.release()
+      await own.end()
+      relay.close()
+    }
+  })
+
+  it('count() answers when the pooled connection it gets was closed by the server: once more, on a new one', async () => {
+    const relay = new Relay(server)
+    const own = mysql.createPool({
+      ...server.connectionOptions('admin'),
+      port: await relay.listen(),
+      connectionLimit: 2,
+    })
+    const mine = new ClientSessions({ admin: own, log, flavor: server.flavor, adminUser: server.admin.user })
+    try {
+      expect(await mine.count()).toBe(0) // the pool now holds an idle connection
+      relay.dropNext()
+      expect(await mine.count()).toBe(0)
+      relay.dropNext()
+      await mine.lockAccounts()
+      await expect(connectApp()).rejects.toThrow(/this account is locked/)
+      relay.dropNext()
+      await mine.unlockAccounts()
+      await (await connectApp()).end()
+    } finally {
+      await own.end()
+      relay.close()
     }
   })
 

@@ -1,5 +1,6 @@
 import type { Pool, RowDataPacket } from 'mysql2/promise'
 import type { PageLog } from './page-log/page-log.js'
+import { isServerGone } from './server-gone.js'
 import type { ServerFlavor } from '@backtrack/mysql-server'
 
 /** How a rewind treats the server's client sessions. */
@@ -62,7 +63,7 @@ export class ClientSessions {
 
   async #setReadOnly(): Promise<void> {
     if (this.#flavor === 'mariadb') {
-      await this.#admin.query(`SET STATEMENT lock_wait_timeout = ${LOCK_WAIT_SECONDS} FOR SET GLOBAL read_only = ON`)
+      await this.#query(`SET STATEMENT lock_wait_timeout = ${LOCK_WAIT_SECONDS} FOR SET GLOBAL read_only = ON`)
       return
     }
     // MySQL has no SET STATEMENT: a session of its own, so the timeout does not stay on a pooled one.
@@ -76,20 +77,27 @@ export class ClientSessions {
   }
 
   async releaseWrites(): Promise<void> {
-    await this.#admin.query('SET GLOBAL read_only = OFF')
+    await this.#query('SET GLOBAL read_only = OFF')
   }
 
   /** Locks every unlocked client account; remembered in the page log until {@link unlockAccounts}. */
   async lockAccounts(): Promise<void> {
     const accounts = await this.#unlockedClientAccounts()
     if (accounts.length === 0) return
-    this.#log.setMeta(LOCKED_META, JSON.stringify(accounts))
+    // Added to what an earlier lockout could not unlock, so that those are not forgotten (locked for good).
+    const saved = this.#saved()
+    const known = new Set(saved.map(accountName))
+    this.#log.setMeta(LOCKED_META, JSON.stringify([...saved, ...accounts.filter((a) => !known.has(accountName(a)))]))
     await this.#alter(accounts, 'LOCK')
+  }
+
+  #saved(): Account[] {
+    return JSON.parse(this.#log.getMeta(LOCKED_META) ?? '[]') as Account[]
   }
 
   /** Unlocks what {@link lockAccounts} locked, also after a crash (called again at start). */
   async unlockAccounts(): Promise<void> {
-    const saved = JSON.parse(this.#log.getMeta(LOCKED_META) ?? '[]') as Account[]
+    const saved = this.#saved()
     if (saved.length === 0) return
     await this.#alter(saved, 'UNLOCK')
     this.#log.setMeta(LOCKED_META, '[]')
@@ -100,10 +108,15 @@ export class ClientSessions {
     return (await this.#clients()).length
   }
 
+  /**
+   * Client sessions. One that has not sent its login yet (`unauthenticated user`) is not one: it may be the
+   * simulator's own pool opening a connection (killing it would fail the status poll or the unlock that opened it),
+   * and a client's is refused at its login while the accounts are locked, with the reason ("account is locked").
+   */
   async #clients(): Promise<{ id: number; command: string }[]> {
-    const [rows] = await this.#admin.query<RowDataPacket[]>(
+    const [rows] = await this.#query<RowDataPacket[]>(
       `SELECT ID AS id, COMMAND AS command FROM information_schema.PROCESSLIST
-        WHERE ID <> CONNECTION_ID() AND USER NOT IN (?, 'system user', 'event_scheduler')
+        WHERE ID <> CONNECTION_ID() AND USER NOT IN (?, 'system user', 'event_scheduler', 'unauthenticated user')
           AND COMMAND NOT IN ('Binlog Dump', 'Binlog Dump GTID', 'Daemon')`,
       [this.#adminUser],
     )
@@ -116,7 +129,7 @@ export class ClientSessions {
     const clients = await this.#clients()
     const inTransaction = which === 'busy' && clients.length > 0 ? await this.#inTransaction() : new Set<number>()
     const victims = clients.filter((row) => which === 'all' || row.command !== 'Sleep' || inTransaction.has(row.id))
-    for (const { id } of victims) await this.#admin.query(`KILL CONNECTION ${id}`).catch(() => undefined)
+    for (const { id } of victims) await this.#query(`KILL CONNECTION ${id}`).catch(() => undefined)
     return victims.length
   }
 
@@ -126,7 +139,7 @@ export class ClientSessions {
    * rewinds would see a stale list there.
    */
   async #inTransaction(): Promise<Set<number>> {
-    const [rows] = await this.#admin.query<RowDataPacket[]>('SHOW ENGINE INNODB STATUS')
+    const [rows] = await this.#query<RowDataPacket[]>('SHOW ENGINE INNODB STATUS')
     const status = String(rows[0]?.Status ?? '')
     const ids = new Set<number>()
     for (const block of status.split('---TRANSACTION ').slice(1)) {
@@ -138,15 +151,34 @@ export class ClientSessions {
   }
 
   async #alter(accounts: Account[], action: 'LOCK' | 'UNLOCK'): Promise<void> {
-    const session = await this.#admin.getConnection()
-    try {
-      // Account changes are not the cluster's history: a backtrack must not see them, nor a replica replay them.
-      await session.query('SET SESSION sql_log_bin = 0')
-      for (const account of accounts) {
-        await session.query(`ALTER USER IF EXISTS ${accountName(account)} ACCOUNT ${action}`)
+    await this.#retryOnce(async () => {
+      const session = await this.#admin.getConnection()
+      try {
+        // Account changes are not the cluster's history: a backtrack must not see them, nor a replica replay them.
+        await session.query('SET SESSION sql_log_bin = 0')
+        for (const account of accounts) {
+          await session.query(`ALTER USER IF EXISTS ${accountName(account)} ACCOUNT ${action}`)
+        }
+      } finally {
+        session.destroy()
       }
-    } finally {
-      session.destroy()
+    })
+  }
+
+  /**
+   * A statement on the admin pool, sent again once on a new connection when the pooled one it got was gone (the
+   * server closed it, and the pool had not noticed yet). Every statement here can run twice.
+   */
+  #query<T extends RowDataPacket[]>(sql: string, values?: unknown[]): Promise<[T, unknown]> {
+    return this.#retryOnce(() => this.#admin.query<T>(sql, values))
+  }
+
+  async #retryOnce<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work()
+    } catch (error) {
+      if (!isServerGone(error)) throw error
+      return work()
     }
   }
 
@@ -157,8 +189,8 @@ export class ClientSessions {
         ? `SELECT User AS user, Host AS host FROM mysql.global_priv
             WHERE COALESCE(JSON_VALUE(Priv, '$.account_locked'), '0') <> '1' AND COALESCE(JSON_VALUE(Priv, '$.is_role'), '0') <> '1'`
         : `SELECT User AS user, Host AS host FROM mysql.user WHERE account_locked <> 'Y'`
-    const [rows] = await this.#admin.query<RowDataPacket[]>(sql)
-    const [self] = await this.#admin.query<RowDataPacket[]>('SELECT CURRENT_USER() AS me')
+    const [rows] = await this.#query<RowDataPacket[]>(sql)
+    const [self] = await this.#query<RowDataPacket[]>('SELECT CURRENT_USER() AS me')
     const me = String(self[0]?.me ?? '')
     return rows
       .map((row) => ({ user: String(row.user), host: String(row.host) }))
