@@ -63,7 +63,7 @@ export class BenchContext {
     return this.cluster.engine
   }
 
-  /** The cluster's own server (underneath the SQL endpoint). */
+  /** The cluster's own server (its port is the SQL endpoint). */
   get server(): StartedMysqlServer {
     return this.cluster.node.server
   }
@@ -72,12 +72,6 @@ export class BenchContext {
   endpointOptions(database = DATABASE): ServerConnectionOptions {
     const { host, port, user, password } = this.cluster.sql
     return { host, port, user, password, database }
-  }
-
-  /** Whether the SQL endpoint is the server's own port (no proxy in the data path). */
-  get endpointIsServerPort(): boolean {
-    const { port } = this.cluster.sql
-    return port === this.server.port
   }
 
   /** An admin session on the cluster's server (the bench's own bookkeeping: checksums, binlog counters). */

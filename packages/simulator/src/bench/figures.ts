@@ -83,53 +83,25 @@ export function captureFigures(m: CaptureKeepUp): Figure[] {
   ]
 }
 
-/** TPS of each way in, one number per round (rounds ran every variant back to back). */
+/** TPS of each way in, one number per round (rounds ran both back to back). */
 export interface ThroughputRuns {
-  /** Through the cluster's SQL endpoint. */
+  /** Through the cluster's SQL endpoint (the private server's own port, capture running). */
   endpoint: number[]
-  /** Straight to the cluster's server port, capture running; absent when that port is the endpoint. */
-  server?: number[]
   /** The plain server (same binlog settings, no capture). */
   plain: number[]
 }
 
-export function throughputFigures(runs: ThroughputRuns, threads: number, note?: string): Figure[] {
-  const tps = { of: 'ratio', op: '>=', limit: TARGETS.tpsRatio } as const
-  const figures = [
-    pairedFigure({
-      id: '2.endpoint',
-      label: `oltp_write_only TPS through the cluster's SQL endpoint (threads=${threads})`,
-      unit: 'tps',
-      values: runs.endpoint,
-      baselineLabel: 'plain server',
-      baselines: runs.plain,
-      target: tps,
-      note: `rounds: endpoint ${list(runs.endpoint)}, plain ${list(runs.plain)} tps${note === undefined ? '' : `; ${note}`}`,
-    }),
-  ]
-  if (runs.server !== undefined) {
-    figures.push(
-      pairedFigure({
-        id: '2.capture',
-        label: `oltp_write_only TPS on the cluster's server port, capture running (threads=${threads})`,
-        unit: 'tps',
-        values: runs.server,
-        baselineLabel: 'plain server',
-        baselines: runs.plain,
-        target: tps,
-        note: `rounds: server port ${list(runs.server)} tps`,
-      }),
-      pairedFigure({
-        id: '2.proxy',
-        label: `the SQL proxy's own cost: TPS through it vs the server port of the same cluster`,
-        unit: 'tps',
-        values: runs.endpoint,
-        baselineLabel: 'server port',
-        baselines: runs.server,
-      }),
-    )
-  }
-  return figures
+export function throughputFigures(runs: ThroughputRuns, threads: number, note?: string): Figure {
+  return pairedFigure({
+    id: '2.endpoint',
+    label: `oltp_write_only TPS through the cluster's SQL endpoint (threads=${threads})`,
+    unit: 'tps',
+    values: runs.endpoint,
+    baselineLabel: 'plain server',
+    baselines: runs.plain,
+    target: { of: 'ratio', op: '>=', limit: TARGETS.tpsRatio },
+    note: `rounds: endpoint ${list(runs.endpoint)}, plain ${list(runs.plain)} tps${note === undefined ? '' : `; ${note}`}`,
+  })
 }
 
 export interface LogGrowth {

@@ -1,4 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import type { Connection, RowDataPacket } from 'mysql2/promise'
 
 /** The median of a non-empty list (mean of the middle two for an even count). */
@@ -116,4 +117,32 @@ export function spreadOf(values: readonly number[]): Spread {
 export function pairRatios(a: readonly number[], b: readonly number[]): number[] {
   if (a.length !== b.length) throw new RangeError(`pairRatios: ${a.length} values against ${b.length} baselines`)
   return a.map((x, i) => x / b[i]!)
+}
+
+/** The 1-minute load average over a run: sampled every `intervalMs`, summarised as start, end, median and max. */
+export class LoadSampler {
+  readonly #samples: number[] = []
+  #timer: NodeJS.Timeout | undefined
+
+  start(intervalMs = 5_000): this {
+    this.#sample()
+    this.#timer = setInterval(() => this.#sample(), intervalMs)
+    this.#timer.unref()
+    return this
+  }
+
+  #sample(): void {
+    this.#samples.push(loadavg()[0]!)
+  }
+
+  stop(): { start: number; end: number; median: number; max: number } {
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    this.#sample()
+    return {
+      start: this.#samples[0]!,
+      end: this.#samples.at(-1)!,
+      median: median(this.#samples),
+      max: Math.max(...this.#samples),
+    }
+  }
 }

@@ -50,10 +50,18 @@ export interface Check {
   detail: string
 }
 
+/** The 1-minute load average during the run (sampled every few seconds). */
+export interface LoadAverage {
+  start: number
+  end: number
+  median: number
+  max: number
+}
+
 export interface BenchReport {
   date: string
   mode: 'full' | 'quick'
-  machine: { cpus: number; node: string; server: string; loadAverage: { start: number; end: number } }
+  machine: { cpus: number; node: string; server: string; loadAverage: LoadAverage }
   sizes: Record<string, number>
   figures: Figure[]
   checks: Check[]
@@ -158,7 +166,10 @@ export function formatReport(report: BenchReport, markdown = false): string {
     `backtrack bench (${report.mode}) — ${report.date} — ${report.machine.cpus} CPUs, Node ${report.machine.node}, ${report.machine.server}`,
   )
   const load = report.machine.loadAverage
-  out.push(`1-min load average: ${load.start.toFixed(2)} at the start, ${load.end.toFixed(2)} at the end`)
+  out.push(
+    `1-min load average during the run: median ${load.median.toFixed(2)}, max ${load.max.toFixed(2)} ` +
+      `(${load.start.toFixed(2)} at the start, ${load.end.toFixed(2)} at the end)`,
+  )
   out.push(
     `sizes: ${Object.entries(report.sizes)
       .map(([k, v]) => `${k}=${v}`)

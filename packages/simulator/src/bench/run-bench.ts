@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs'
-import { cpus, loadavg, tmpdir } from 'node:os'
+import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BenchContext, type BenchPhase } from './bench-context.js'
 import { capturePhase } from './capture-phase.js'
 import { dmlUndoPhase } from './dml-undo-phase.js'
 import { dropUndoPhase } from './drop-undo-phase.js'
-import { since } from './measure.js'
+import { LoadSampler, since } from './measure.js'
 import type { BenchSizes } from './options.js'
 import type { BenchReport } from './report.js'
 import { rewindPhase } from './rewind-phase.js'
@@ -59,7 +59,7 @@ export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
   const { sizes } = options
   const log = options.log ?? (() => undefined)
   const started = performance.now()
-  const loadAtStart = loadavg()[0]!
+  const load = new LoadSampler().start()
   const dir = mkdtempSync(join(options.workDir ?? tmpdir(), 'backtrack-bench-'))
   const context = new BenchContext({ sizes, quick: options.mode === 'quick', dir, log })
   const cleanup = async () => {
@@ -81,7 +81,7 @@ export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
         cpus: cpus().length,
         node: process.version,
         server: `${cluster.node.server.flavor} ${cluster.node.server.version}`,
-        loadAverage: { start: loadAtStart, end: loadavg()[0]! },
+        loadAverage: load.stop(),
       },
       sizes: { ...sizes },
       figures: [...context.figures].sort((a, b) => figureNumber(a.id) - figureNumber(b.id)),

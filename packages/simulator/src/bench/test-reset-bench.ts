@@ -242,7 +242,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     formatReport({
       date: new Date().toISOString(),
       mode: quick ? 'quick' : 'full',
-      machine: { cpus: 0, node: process.version, server: '', loadAverage: { start: 0, end: 0 } },
+      machine: { cpus: 0, node: process.version, server: '', loadAverage: { start: 0, end: 0, median: 0, max: 0 } },
       sizes: {},
       figures,
       checks,

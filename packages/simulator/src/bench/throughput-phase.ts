@@ -6,14 +6,13 @@ import { growth, logState } from './log-growth.js'
 import { since } from './measure.js'
 import { parseSysbenchRun, runSysbench, sysbenchArgs } from '@backtrack/core'
 
-type Variant = 'endpoint' | 'server' | 'plain'
+type Variant = 'endpoint' | 'plain'
 
 /**
- * Figure 2 (and 5b): what an application pays. `sysbench oltp_write_only` through the cluster's SQL endpoint
- * against a plain server of the same build with the same binlog settings and an equal table; while a proxy sits
- * in the data path also straight to the cluster's server port (capture running), which splits the cost into the
- * capture's and the proxy's. Each round runs every variant once, in a rotating order, so a machine that warms up
- * or slows down favours none.
+ * Figure 2 (and 5b): what an application pays. `sysbench oltp_write_only` through the cluster's SQL endpoint (the
+ * writer's endpoint is the private server's own port, capture running: DECISIONS §1) against a plain server of the
+ * same build with the same binlog settings and an equal table. Each round runs both, in a rotating order, so a
+ * machine that warms up or slows down favours neither.
  */
 export const throughputPhase: BenchPhase = {
   name: 'tps',
@@ -33,10 +32,9 @@ export const throughputPhase: BenchPhase = {
     await runSysbench(sysbenchArgs({ ...bench(plain.connectionOptions('app')), threads: 1 }, 'prepare'))
     const targets: Record<Variant, ServerConnectionOptions> = {
       endpoint: context.endpointOptions(),
-      server: context.server.connectionOptions('app'),
       plain: plain.connectionOptions('app'),
     }
-    const variants: Variant[] = context.endpointIsServerPort ? ['endpoint', 'plain'] : ['endpoint', 'server', 'plain']
+    const variants: Variant[] = ['endpoint', 'plain']
     context.log(
       `2. sysbench oltp_write_only --threads=${sizes.threads}: ${sizes.warmupSeconds} s warm-up on each server, then ` +
         `${sizes.tpsRounds} rounds of ${sizes.runSeconds} s runs (${variants.join(', ')}, rotating)`,
@@ -48,7 +46,7 @@ export const throughputPhase: BenchPhase = {
     await context.catchUp()
     const admin = await context.admin()
     const before = await logState(context.engine, admin)
-    const tps: Record<Variant, number[]> = { endpoint: [], server: [], plain: [] }
+    const tps: Record<Variant, number[]> = { endpoint: [], plain: [] }
     for (let round = 0; round < sizes.tpsRounds; round++) {
       const order = variants.map((_, i) => variants[(i + round) % variants.length]!)
       for (const variant of order) tps[variant].push((await measure(variant, sizes.runSeconds)).tps)
@@ -58,17 +56,12 @@ export const throughputPhase: BenchPhase = {
     await context.catchUp()
     const lagMillis = since(ended)
     const after = await logState(context.engine, admin)
-    const runs: ThroughputRuns = {
-      endpoint: tps.endpoint,
-      plain: tps.plain,
-      ...(variants.includes('server') ? { server: tps.server } : {}),
-    }
+    const runs: ThroughputRuns = { endpoint: tps.endpoint, plain: tps.plain }
     context.figures.push(
-      ...throughputFigures(
+      throughputFigures(
         runs,
         sizes.threads,
-        `capture lag after the last run ${(lagMillis / 1000).toFixed(2)} s` +
-          (context.endpointIsServerPort ? '; the SQL endpoint is the server port (no proxy)' : ''),
+        `capture lag after the last run ${(lagMillis / 1000).toFixed(2)} s; the SQL endpoint is the server's own port`,
       ),
       logBytesFigure('5.oltp', growth(`oltp_write_only, ${sizes.tpsRounds} rounds`, before, after)),
     )
