@@ -44,6 +44,7 @@ describe('pnpm bench --quick --json', () => {
       '2.endpoint',
       '3.dropUndo',
       '3.dropApply',
+      '3.dropCpu',
       '4.rewind',
       '4.sizeRatio',
       '5.prepare',

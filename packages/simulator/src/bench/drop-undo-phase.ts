@@ -4,7 +4,7 @@ import { backtrackThroughApi } from './api-backtrack.js'
 import { DATABASE, type BenchPhase } from './bench-context.js'
 import { dropUndoFigures, rssFigure, type DropUndoRun } from './figures.js'
 import { LoadDataBaseline } from './load-data-baseline.js'
-import { RssSampler } from './measure.js'
+import { CpuMeter, RssSampler } from './measure.js'
 import { describePhases } from './phase-breakdown.js'
 
 const TABLE = 'sbtest1'
@@ -31,17 +31,22 @@ export const dropUndoPhase: BenchPhase = {
     try {
       for (let i = 0; i < sizes.undoRepeats; i++) {
         let loadMillis = 0
+        let loadCpu: ReturnType<CpuMeter['stop']> | undefined
         const load = async () => {
+          const cpu = new CpuMeter(context.server.pid).start()
           const loaded = await baseline.time()
+          loadCpu = cpu.stop()
           if (loaded.rows !== sizes.tableSize) mismatches.push(`LOAD DATA ${i + 1} loaded ${loaded.rows} rows`)
           loadMillis = loaded.millis
         }
         if (i % 2 === 1) await load()
         const mark = await context.catchUp()
         await app.query(`DROP TABLE ${TABLE}`)
+        const undoCpu = new CpuMeter(context.server.pid).start()
         const undo = await backtrackThroughApi(context.rds, context.cluster.clusterIdentifier, mark, {
           pollMillis: sizes.pollMillis,
         })
+        const cpu = undoCpu.stop()
         const outcome = context.engine.lastOutcome
         if (outcome?.record.BacktrackIdentifier !== undo.backtrackIdentifier || outcome.applyMillis === undefined) {
           throw new Error(`backtrack ${undo.backtrackIdentifier} finished without an applying time`)
@@ -52,7 +57,19 @@ export const dropUndoPhase: BenchPhase = {
         if (restored !== original || rows !== sizes.tableSize) {
           mismatches.push(`run ${i + 1}: checksum ${restored} (original ${original}), ${rows} rows restored`)
         }
-        runs.push({ undoMillis: undo.millis, applyMillis: outcome.applyMillis, loadMillis })
+        runs.push({
+          undoMillis: undo.millis,
+          applyMillis: outcome.applyMillis,
+          loadMillis,
+          ...(cpu.server === undefined || loadCpu?.server === undefined
+            ? {}
+            : {
+                cpu: {
+                  undo: { node: cpu.node, server: cpu.server },
+                  load: { node: loadCpu.node, server: loadCpu.server },
+                },
+              }),
+        })
         breakdowns.push(describePhases(undo, outcome))
         context.log(
           `   undo ${(undo.millis / 1000).toFixed(2)} s (applying ${(outcome.applyMillis / 1000).toFixed(2)} s), ` +

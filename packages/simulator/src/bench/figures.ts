@@ -132,11 +132,18 @@ export interface DropUndoRun {
   applyMillis: number
   /** LOAD DATA of the same rows into an empty copy. */
   loadMillis: number
+  /** CPU seconds of the undo and of the LOAD DATA: the bench's process (the whole local cluster) and the server. */
+  cpu?: { undo: CpuSeconds; load: CpuSeconds }
+}
+
+export interface CpuSeconds {
+  node: number
+  server: number
 }
 
 export function dropUndoFigures(runs: readonly DropUndoRun[], rows: number, note?: string): Figure[] {
   const load = runs.map((run) => run.loadMillis / 1000)
-  return [
+  const figures = [
     pairedFigure({
       id: '3.dropUndo',
       label: `undo DROP TABLE of ${n(rows)} rows: request to available (AWS SDK)`,
@@ -156,6 +163,24 @@ export function dropUndoFigures(runs: readonly DropUndoRun[], rows: number, note
       baselines: load,
     }),
   ]
+  const cpu = runs.flatMap((run) => (run.cpu === undefined ? [] : [run.cpu]))
+  if (cpu.length === runs.length && cpu.length > 0) {
+    const total = (seconds: CpuSeconds) => seconds.node + seconds.server
+    const each = (pick: (c: { undo: CpuSeconds; load: CpuSeconds }) => CpuSeconds) =>
+      cpu.map((c) => `${pick(c).node.toFixed(1)}+${pick(c).server.toFixed(1)}`).join(', ')
+    figures.push(
+      pairedFigure({
+        id: '3.dropCpu',
+        label: `undo DROP TABLE of ${n(rows)} rows: CPU seconds, simulator process + server`,
+        unit: 's',
+        values: cpu.map((c) => total(c.undo)),
+        baselineLabel: 'LOAD DATA LOCAL of the same rows, bench process + server',
+        baselines: cpu.map((c) => total(c.load)),
+        note: `simulator+server per undo: ${each((c) => c.undo)} s; bench+server per LOAD DATA: ${each((c) => c.load)} s`,
+      }),
+    )
+  }
+  return figures
 }
 
 /** One undo of the DML change and MariaDB's flashback of the same change, back to back. */

@@ -146,3 +146,41 @@ export class LoadSampler {
     }
   }
 }
+
+/** CPU seconds (user + system) a process has used, from /proc (clock ticks of 1/100 s); undefined without /proc. */
+function processCpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // The command name may hold spaces: the fields after it start past its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return undefined
+  }
+}
+
+/** CPU seconds used between `start()` and `stop()`: this process (the whole local cluster) and the server. */
+export class CpuMeter {
+  readonly #serverPid: number | undefined
+  #node = process.cpuUsage()
+  #server: number | undefined
+
+  constructor(serverPid: number | undefined) {
+    this.#serverPid = serverPid
+  }
+
+  start(): this {
+    this.#node = process.cpuUsage()
+    this.#server = this.#serverPid === undefined ? undefined : processCpuSeconds(this.#serverPid)
+    return this
+  }
+
+  stop(): { node: number; server: number | undefined } {
+    const node = process.cpuUsage(this.#node)
+    const serverNow = this.#serverPid === undefined ? undefined : processCpuSeconds(this.#serverPid)
+    return {
+      node: (node.user + node.system) / 1e6,
+      server: serverNow === undefined || this.#server === undefined ? undefined : serverNow - this.#server,
+    }
+  }
+}

@@ -139,6 +139,21 @@ describe('figures from measurements', () => {
     expect(evaluate(drop!).text).toBe('MISS by 8% (1.4 > 1.3)')
     expect(apply!.ratio).toBeCloseTo(1.2)
     expect(evaluate(apply!).verdict).toBe('INFO')
+    const cpu = (undo: number, load: number) => ({
+      undo: { node: 1, server: undo - 1 },
+      load: { node: 0.5, server: load - 0.5 },
+    })
+    const withCpu = dropUndoFigures(
+      [
+        { undoMillis: 7_000, applyMillis: 6_000, loadMillis: 5_000, cpu: cpu(12, 10) },
+        { undoMillis: 6_000, applyMillis: 5_000, loadMillis: 5_000, cpu: cpu(11, 10) },
+      ],
+      1_000_000,
+    )
+    expect(withCpu.map((figure) => figure.id)).toEqual(['3.dropUndo', '3.dropApply', '3.dropCpu'])
+    expect(withCpu[2]).toMatchObject({ value: 11.5, baseline: { value: 10 }, spread: { min: 1.1, max: 1.2, runs: 2 } })
+    expect(withCpu[2]!.note).toContain('simulator+server per undo: 1.0+11.0, 1.0+10.0 s')
+    expect(evaluate(withCpu[2]!).verdict).toBe('INFO')
     const [abs, ratio] = rewindFigures([100, 300, 200], [100, 120, 140], {
       tableSize: 1_000_000,
       smallTableSize: 10_000,
