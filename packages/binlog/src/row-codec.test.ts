@@ -30,4 +30,19 @@ describe('row codec', () => {
     expect(seen).toEqual(['ab', null, ''])
     expect(() => readCells(row.subarray(0, 2))).toThrow(/runs past the end/)
   })
+
+  it('walks one image of several laid end to end, and refuses a cell that runs into the next', () => {
+    const first = encodeCells([Buffer.from('ab'), null])
+    const second = encodeCells([Buffer.from('cde')])
+    const both = Buffer.concat([first, second])
+    const cells = (start: number, end: number) => {
+      const cursor = new CellCursor().reset(both, start, end)
+      const seen: (string | null)[] = []
+      while (cursor.next()) seen.push(cursor.isNull ? null : both.subarray(cursor.start, cursor.end).toString())
+      return seen
+    }
+    expect(cells(0, first.length)).toEqual(['ab', null])
+    expect(cells(first.length, both.length)).toEqual(['cde'])
+    expect(() => cells(0, 2)).toThrow(/runs past the end/)
+  })
 })

@@ -129,14 +129,16 @@ export class RowWriter {
 export class CellCursor {
   #row: Uint8Array = EMPTY
   #offset = 0
+  #end = 0
   isNull = false
   start = 0
   end = 0
 
-  /** Starts over on `row`. */
-  reset(row: Uint8Array): this {
+  /** Starts over on `row`, or on the image at `row[start, end)` (one of several laid end to end). */
+  reset(row: Uint8Array, start = 0, end = row.length): this {
     this.#row = row
-    this.#offset = 0
+    this.#offset = start
+    this.#end = end
     return this
   }
 
@@ -144,7 +146,7 @@ export class CellCursor {
   next(): boolean {
     const row = this.#row
     let offset = this.#offset
-    if (offset >= row.length) return false
+    if (offset >= this.#end) return false
     if (row[offset] === NULL_MARK) {
       this.isNull = true
       this.start = this.end = ++this.#offset
@@ -160,7 +162,7 @@ export class CellCursor {
       scale *= 128
     } while (byte & 0x80)
     const end = offset + value - 1
-    if (end > row.length) throw new RangeError('corrupt row image: a cell runs past the end of the row')
+    if (end > this.#end) throw new RangeError('corrupt row image: a cell runs past the end of the row')
     this.isNull = false
     this.start = offset
     this.end = this.#offset = end

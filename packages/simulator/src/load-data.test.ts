@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { encodeCells } from '@backtrack/binlog'
-import { loadDataChunks, loadDataChunksFromHex, loadDataColumns, loadDataLines } from './load-data.js'
+import { loadDataChunks, loadDataChunksFromBatches, loadDataColumns, loadDataLines } from './load-data.js'
 
 async function text(rows: Buffer[], columns: number): Promise<string> {
   const chunks: Buffer[] = []
@@ -30,22 +30,26 @@ describe('LOAD DATA writer', () => {
     expect(total).toBe(rows.reduce((n, _r, i) => n + String(i).length + 1 + (i === 500 ? 400_000 : 2) + 1, 0))
   })
 
-  it('writes the same text from hex rows as from the rows, growing its buffer for a large row', () => {
+  it('writes the same text from batches of images laid end to end as from the rows, growing its buffer for a large row', () => {
     const rows = [
       encodeCells([Buffer.from('1'), Buffer.from('a\tb')]),
       encodeCells([Buffer.from('2'), Buffer.alloc(10_000, 0x5c)]),
       encodeCells([Buffer.from('3'), null]),
     ]
+    const batch = (images: Buffer[]) => {
+      let end = 0
+      return { images: Buffer.concat(images), ends: Int32Array.from(images, (image) => (end += image.length)) }
+    }
     const join = (chunks: Iterable<Buffer>) => Buffer.concat([...chunks].map((chunk) => Buffer.from(chunk)))
-    expect(
-      join(
-        loadDataChunksFromHex(
-          rows.map((row) => row.toString('hex')),
-          2,
-        ),
-      ),
-    ).toEqual(join(loadDataChunks(rows, 2)))
-    expect(() => [...loadDataChunksFromHex(['zz'], 1)]).toThrow(/not valid hex/)
+    expect(join(loadDataChunksFromBatches([batch(rows.slice(0, 2)), batch(rows.slice(2))], 2))).toEqual(
+      join(loadDataChunks(rows, 2)),
+    )
+    // An image that ends before its last cell does is refused, not read into the next one.
+    const short = {
+      images: Buffer.concat(rows),
+      ends: Int32Array.from([rows[0]!.length - 1, Buffer.concat(rows).length]),
+    }
+    expect(() => [...loadDataChunksFromBatches([short], 2)]).toThrow(/runs past the end|cells but the table has/)
   })
 
   it('refuses rows whose cell count does not match the columns', async () => {

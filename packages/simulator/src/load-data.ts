@@ -82,11 +82,11 @@ class LineEncoder {
     this.#columnCount = columnCount
   }
 
-  /** Adds a row; returns a full chunk when one is ready. */
-  push(row: Buffer): Buffer | undefined {
+  /** Adds a row (the image `row[start, end)`); returns a full chunk when one is ready. */
+  push(row: Buffer, start = 0, end = row.length): Buffer | undefined {
     let ready: Buffer | undefined
     // Worst case: every byte escaped, plus separators and a varint's worth of slack.
-    const need = row.length * 2 + this.#columnCount * 3 + 2
+    const need = (end - start) * 2 + this.#columnCount * 3 + 2
     if (this.#len + need > this.#out.length) {
       if (this.#len > 0) {
         ready = this.#out.subarray(0, this.#len)
@@ -99,7 +99,7 @@ class LineEncoder {
     const out = this.#out
     let len = this.#len
     let cells = 0
-    const cursor = this.#cursor.reset(row)
+    const cursor = this.#cursor.reset(row, start, end)
     while (cursor.next()) {
       if (cells > 0) out[len++] = TAB
       cells++
@@ -158,18 +158,22 @@ export function* loadDataChunks(rows: Iterable<Buffer>, columnCount: number): Ge
 }
 
 /**
- * `loadDataChunks` for row images given as hex text (the page log's table scans): each is decoded into one buffer
- * reused from row to row, which the encoder copies out of at once, so no row gets a Buffer of its own.
+ * `loadDataChunks` for row images in batches laid end to end (the page log's table scans, `ImageBatch`): each image
+ * is encoded where it lies, so no row gets a Buffer of its own.
  */
-export function* loadDataChunksFromHex(hexRows: Iterable<string>, columnCount: number): Generator<Buffer> {
+export function* loadDataChunksFromBatches(
+  batches: Iterable<{ images: Buffer; ends: Int32Array }>,
+  columnCount: number,
+): Generator<Buffer> {
   const encoder = new LineEncoder(columnCount)
-  let scratch = Buffer.allocUnsafe(4096)
-  for (const hex of hexRows) {
-    const length = hex.length >>> 1
-    if (length > scratch.length) scratch = Buffer.allocUnsafe(Math.max(length, scratch.length * 2))
-    if (scratch.write(hex, 0, length, 'hex') !== length) throw new Error('loadRows: a row image is not valid hex')
-    const chunk = encoder.push(scratch.subarray(0, length))
-    if (chunk !== undefined) yield chunk
+  for (const { images, ends } of batches) {
+    let start = 0
+    for (let i = 0; i < ends.length; i++) {
+      const end = ends[i]!
+      const chunk = encoder.push(images, start, end)
+      if (chunk !== undefined) yield chunk
+      start = end
+    }
   }
   const last = encoder.finish()
   if (last !== undefined) yield last

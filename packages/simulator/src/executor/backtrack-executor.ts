@@ -1,5 +1,5 @@
 import type { Connection, PoolConnection, RowDataPacket } from 'mysql2/promise'
-import { loadChunks, loadDataChunksFromHex, loadRows } from '../load-data.js'
+import { loadChunks, loadDataChunksFromBatches, loadRows } from '../load-data.js'
 import { expandCounts } from '../page-log/keyless-rows.js'
 import { withTableName } from '../ddl/parse-ddl.js'
 import { canonicalExpression, qualifiedName, quoteIdent } from '../ddl/sql-tokens.js'
@@ -167,8 +167,8 @@ export class BacktrackExecutor {
     if (table.schema.keyColumns.length === 0) {
       return this.#load(table, expandCounts(this.#log.imagesIn(table.id, view), table.schema))
     }
-    // A keyed table's images go from the log's hex text straight into LOAD DATA text, no Buffer per row.
-    const chunks = loadDataChunksFromHex(this.#log.imagesHexIn(table.id, view), table.schema.columns.length)
+    // A keyed table's images go from the log's batches straight into LOAD DATA text, no Buffer per row.
+    const chunks = loadDataChunksFromBatches(this.#log.imageBatchesIn(table.id, view), table.schema.columns.length)
     try {
       const result = await loadChunks(
         this.#connection,

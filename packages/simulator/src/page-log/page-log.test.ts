@@ -62,6 +62,43 @@ describe('PageLog', () => {
     expect(log.getMeta('binlog_pos')).toBe('50')
   })
 
+  it('hands a table scan over in batches of images laid end to end: every newest row, byte for byte, in key order', () => {
+    // Binary cells (NUL, invalid UTF-8, a large one) must survive group_concat; deletions and superseded versions
+    // must not show; enough rows for several batches of different sizes.
+    const image = (id: number, version: number) =>
+      encodeCells([
+        Buffer.from(String(id)),
+        id % 7 === 0 ? null : Buffer.from([0, 0xff, 0xc3, version, id & 0xff, 0x0a]),
+        id === 150 ? Buffer.alloc(3 * 1024 * 1024, id & 0xff) : Buffer.from(`v${version}`),
+      ])
+    log.begin()
+    const first = log.nextLsn()
+    for (let id = 1; id <= 3000; id++) log.putRow(1, key(id), first, image(id, 1))
+    log.putTxn({ lsn: first, commitMicros: 1e6, kind: 'dml', gtid: null, sql: null, changes: 3000 })
+    const second = log.nextLsn()
+    for (let id = 2; id <= 3000; id += 3) log.putRow(1, key(id), second, id % 2 === 0 ? null : image(id, 2))
+    log.putTxn({ lsn: second, commitMicros: 2e6, kind: 'dml', gtid: null, sql: null, changes: 1000 })
+    log.flush()
+    const hex = (images: Buffer[]) => images.map((image) => image.toString('hex'))
+    for (const view of [log.viewAt(first), log.headView()]) {
+      const expected = [...log.rowsIn(1, view)].map((row) => row.image)
+      const large = expected.filter((image) => image.length > 1024 * 1024)
+      const batches = [...log.imageBatchesIn(1, view)]
+      expect(batches.length).toBeGreaterThan(2)
+      // A large image comes on its own, after the smaller ones of its batch: no batch is much larger than 512 KiB.
+      expect(batches.every(({ images, ends }) => ends.length === 1 || images.length <= 2 * 1024 * 1024)).toBe(true)
+      const images = batches.flatMap(({ images, ends }) =>
+        [...ends].map((end, i) => Buffer.from(images.subarray(i === 0 ? 0 : ends[i - 1], end))),
+      )
+      expect(hex(images.filter((image) => image.length <= 1024 * 1024))).toEqual(
+        hex(expected.filter((image) => image.length <= 1024 * 1024)),
+      )
+      expect(hex(images.filter((image) => image.length > 1024 * 1024))).toEqual(hex(large))
+      expect(hex([...log.imagesIn(1, view)].map((row) => row.image)).sort()).toEqual(hex(expected).sort())
+    }
+    expect([...log.imagesIn(1, log.viewAt(first))].length).toBe(3000)
+  })
+
   it('rejects commit times that do not increase', () => {
     writeSeries(1, 1, 2)
     const lsn = log.nextLsn()

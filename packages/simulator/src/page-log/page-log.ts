@@ -84,6 +84,41 @@ export interface ChangedRow {
   image: Buffer | null
 }
 
+/**
+ * Consecutive images of one table laid end to end in one buffer (an image is self-delimiting cell by cell, and each
+ * one's length is given too): `images[ends[i - 1] ?? 0, ends[i])` is the i-th.
+ */
+export interface ImageBatch {
+  images: Buffer
+  /** Where each image ends in `images`. */
+  ends: Int32Array
+}
+
+/** Bytes of images a batch aims at (its row count adapts to the rows' size: many small rows, few large ones). */
+const BATCH_BYTES = 512 * 1024
+const BATCH_MAX_ROWS = 4096
+/** The first batch of a scan, before its rows' size is known. */
+const BATCH_FIRST_ROWS = 64
+
+/** Parses `group_concat(length(image), ',')` into the images' end offsets. */
+function batchEnds(lengths: string, count: number): Int32Array {
+  const ends = new Int32Array(count)
+  let at = 0
+  let value = 0
+  let end = 0
+  for (let i = 0; i < lengths.length; i++) {
+    const c = lengths.charCodeAt(i)
+    if (c === 0x2c) {
+      end += value
+      ends[at++] = end
+      value = 0
+    } else value = value * 10 + (c - 0x30)
+  }
+  ends[at++] = end + value
+  if (at !== count) throw new Error(`page log: a batch lists ${at} image lengths for ${count} images`)
+  return ends
+}
+
 interface TxnRow {
   lsn: number
   commit_us: number
@@ -187,7 +222,9 @@ export class PageLog {
     this.path = path
     this.#db = new Database(path, { readonly: options.readonly === true, fileMustExist: options.readonly === true })
     this.#db.pragma('busy_timeout = 5000')
-    this.#db.pragma('cache_size = -65536')
+    // A reader lives for one rewind or one look and mostly scans: each page once, from the OS's cache. 64 MiB of
+    // SQLite cache there only added to the process's RSS (a 1M-row rebuild filled it); 16 MiB holds every inner page.
+    this.#db.pragma(options.readonly ? 'cache_size = -16384' : 'cache_size = -65536')
     if (!options.readonly) {
       this.#db.pragma('journal_mode = WAL')
       // No fsync: a killed process loses nothing (WAL commits are in the OS cache), and an OS crash loses what the
@@ -527,12 +564,11 @@ export class PageLog {
    * Hex text, because better-sqlite3 makes each BLOB a separately allocated Buffer (about 3.5 µs a row here), while a
    * hex string decodes into the Buffer pool, or into a reused buffer, at a fraction of that.
    */
-  #newestStatement(tbl: number, view: View, columns: 'key, image' | 'image') {
+  #newestStatement(tbl: number, view: View) {
     const condition = rangeCondition('+lsn', view)
-    const hex = columns === 'image' ? 'hex(image)' : 'hex(key), hex(image)'
     const statement = this.#db
       .prepare(
-        `SELECT ${hex} FROM (SELECT ${columns}, max(lsn) FROM row_version WHERE tbl = ? AND ${condition.sql} GROUP BY key)
+        `SELECT hex(key), hex(image) FROM (SELECT key, image, max(lsn) FROM row_version WHERE tbl = ? AND ${condition.sql} GROUP BY key)
           WHERE image IS NOT NULL`,
       )
       .raw()
@@ -541,21 +577,91 @@ export class PageLog {
 
   /** Streams the rows of a table in `view` (key order), without holding them in memory. */
   *rowsIn(tbl: number, view: View): Generator<{ key: Buffer; image: Buffer }> {
-    const { statement, params } = this.#newestStatement(tbl, view, 'key, image')
+    const { statement, params } = this.#newestStatement(tbl, view)
     for (const [key, image] of statement.iterate(...params) as Iterable<[string, string]>) {
       yield { key: Buffer.from(key, 'hex'), image: Buffer.from(image, 'hex') }
     }
   }
 
-  /** `rowsIn` without the keys: what rebuilding a table needs. */
+  /**
+   * `rowsIn` without the keys: what rebuilding a table needs. Each image is a view into its batch's buffer
+   * (`imageBatchesIn`, whose order this is: key order but for an unusually large image, which comes a little later).
+   */
   *imagesIn(tbl: number, view: View): Generator<{ image: Buffer }> {
-    for (const image of this.imagesHexIn(tbl, view)) yield { image: Buffer.from(image, 'hex') }
+    for (const { images, ends } of this.imageBatchesIn(tbl, view)) {
+      let start = 0
+      for (const end of ends) {
+        yield { image: images.subarray(start, end) }
+        start = end
+      }
+    }
   }
 
-  /** `imagesIn` as hex text, for a consumer that decodes each into a buffer of its own (a table rebuild). */
-  *imagesHexIn(tbl: number, view: View): Generator<string> {
-    const { statement, params } = this.#newestStatement(tbl, view, 'image')
-    for (const [image] of statement.iterate(...params) as Iterable<[string]>) yield image
+  /**
+   * The images of `imagesIn` in batches of consecutive keys, each batch one statement that hands over one BLOB: a
+   * row at a time, better-sqlite3's per-row cost (a call, an array, a string or Buffer per value) was most of the
+   * CPU of rebuilding a table. A batch is the newest version of the next few thousand keys after the previous
+   * batch's last key (GROUP BY key with max(lsn), as `#newestStatement`), so each starts with one seek on the primary
+   * key; group_concat lays the BLOBs end to end byte for byte (the log is UTF-8: no conversion) and lists their
+   * lengths. The key count adapts to the images' size (about 512 KiB a batch), and an image more than four times the recent average comes
+   * on its own, so no batch holds more than 2 MiB of images (the larger rows are yielded after the batch's others).
+   */
+  *imageBatchesIn(tbl: number, view: View): Generator<ImageBatch> {
+    const condition = rangeCondition('+lsn', view)
+    const newest = (bounds: string) =>
+      `SELECT key AS k, image, max(lsn) FROM row_version WHERE tbl = ? ${bounds} AND ${condition.sql} GROUP BY key`
+    const batch = (after: string) =>
+      this.#db
+        .prepare(
+          `SELECT max(k), count(image), count(small), group_concat(length(small), ','),
+              CAST(group_concat(small, '') AS BLOB)
+            FROM (SELECT k, image, iif(length(image) <= ?, image, NULL) AS small
+                  FROM (${newest(after)} ORDER BY key LIMIT ?))`,
+        )
+        .raw()
+    const large = (after: string) =>
+      this.#db.prepare(`SELECT image FROM (${newest(`${after} AND key <= ?`)}) WHERE length(image) > ?`).pluck()
+    const statements = {
+      first: { batch: batch(''), large: large('') },
+      next: { batch: batch('AND key > ?'), large: large('AND key > ?') },
+    }
+    let last: unknown
+    let rows = BATCH_FIRST_ROWS
+    let averageBytes = BATCH_BYTES / BATCH_FIRST_ROWS
+    for (;;) {
+      const { batch, large } = last === undefined ? statements.first : statements.next
+      const bound = last === undefined ? [] : [last]
+      const largest = Math.max(1, Math.floor(4 * averageBytes))
+      const [lastKey, count, small, lengths, images] = batch.get(largest, tbl, ...bound, ...condition.params, rows) as [
+        unknown,
+        number,
+        number,
+        string | null,
+        Buffer | null,
+      ]
+      if (lastKey === null) return
+      if (small > 0) {
+        const ends = batchEnds(lengths!, small)
+        if (images!.length !== ends[small - 1]) {
+          throw new Error(`page log: a batch of ${small} images holds ${images!.length} bytes, not ${ends[small - 1]}`)
+        }
+        yield { images: images!, ends }
+      }
+      if (count > small) {
+        for (const image of large.iterate(tbl, ...bound, lastKey, ...condition.params, largest) as Iterable<Buffer>) {
+          yield { images: image, ends: Int32Array.of(image.length) }
+        }
+      }
+      last = lastKey
+      if (count > 0 && small > 0) {
+        averageBytes = images!.length / small
+        rows = Math.max(1, Math.min(BATCH_MAX_ROWS, Math.floor(BATCH_BYTES / averageBytes)))
+      } else if (count > 0) {
+        // Only large images: aim at the size they have.
+        averageBytes *= 4
+        rows = Math.max(1, Math.floor(rows / 4))
+      }
+    }
   }
 
   /** Counts the rows of a table in `view`. */
