@@ -20,6 +20,11 @@ export interface LoadTarget {
 export interface LoadOptions {
   /** `REPLACE` rows whose key exists, or `IGNORE` them (default: neither; a duplicate key is an error). */
   duplicates?: 'replace' | 'ignore'
+  /**
+   * The session already has time_zone '+00:00' and sql_mode 'NO_AUTO_VALUE_ON_ZERO' (the executor's): the load
+   * neither sets nor restores them, two round trips fewer for each table of a small rewind.
+   */
+  sessionPrepared?: boolean
 }
 
 export interface LoadResult {
@@ -232,10 +237,13 @@ export async function loadChunks(
     `LOAD DATA LOCAL INFILE 'backtrack-rows'${duplicates} INTO TABLE ${table} CHARACTER SET binary ` +
     `FIELDS TERMINATED BY '\\t' ENCLOSED BY '' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' STARTING BY '' ` +
     `(${list})${set}`
-  await connection.query(
-    'SET @bt_saved_time_zone = @@session.time_zone, @bt_saved_sql_mode = @@session.sql_mode, ' +
-      "time_zone = '+00:00', sql_mode = 'NO_AUTO_VALUE_ON_ZERO'",
-  )
+  const prepared = options.sessionPrepared === true
+  if (!prepared) {
+    await connection.query(
+      'SET @bt_saved_time_zone = @@session.time_zone, @bt_saved_sql_mode = @@session.sql_mode, ' +
+        "time_zone = '+00:00', sql_mode = 'NO_AUTO_VALUE_ON_ZERO'",
+    )
+  }
   let streamError: Error | undefined
   try {
     const [result] = await connection.query<ResultSetHeader>({
@@ -254,6 +262,6 @@ export async function loadChunks(
     if (streamError !== undefined) throw streamError
     throw error
   } finally {
-    await connection.query('SET time_zone = @bt_saved_time_zone, sql_mode = @bt_saved_sql_mode')
+    if (!prepared) await connection.query('SET time_zone = @bt_saved_time_zone, sql_mode = @bt_saved_sql_mode')
   }
 }

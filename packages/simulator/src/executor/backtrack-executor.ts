@@ -54,6 +54,8 @@ export class BacktrackExecutor {
   readonly #connection: Connection | PoolConnection
   readonly #log: PageLog
   readonly #maxHeldKeys: number
+  /** `prepareSession()` ran: loads need not set time_zone and sql_mode themselves. */
+  #prepared = false
 
   constructor(connection: Connection | PoolConnection, log: PageLog, options: BacktrackExecutorOptions = {}) {
     this.#connection = connection
@@ -65,6 +67,7 @@ export class BacktrackExecutor {
     await this.#connection.query(
       "SET SESSION sql_log_bin = 0, SESSION foreign_key_checks = 0, SESSION unique_checks = 0, SESSION time_zone = '+00:00', SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO'",
     )
+    this.#prepared = true
   }
 
   async apply(from: View, to: View): Promise<ApplyStats> {
@@ -174,6 +177,7 @@ export class BacktrackExecutor {
         this.#connection,
         { database: table.database, table: table.name, columns: table.schema.columns },
         chunks,
+        { sessionPrepared: this.#prepared },
       )
       return result.affectedRows
     } finally {
@@ -193,6 +197,7 @@ export class BacktrackExecutor {
         this.#connection,
         { database: table.database, table: table.name, columns: table.schema.columns },
         { [Symbol.iterator]: () => iterator },
+        { sessionPrepared: this.#prepared },
       )
       return result.affectedRows
     } finally {
@@ -282,20 +287,22 @@ export class BacktrackExecutor {
         }
       }
     }
-    // REPLACE must see every unique key: with unique_checks = 0 InnoDB may leave a secondary one unchecked.
-    await this.#connection.query('SET SESSION unique_checks = 1')
+    // REPLACE must see every unique key: with unique_checks = 0 InnoDB may leave a secondary one unchecked. The
+    // primary key is always checked, so a table without another unique key needs no round trips for it.
+    const secondaryUnique = /\bUNIQUE\b/i.test(table.schema.createSql)
+    if (secondaryUnique) await this.#connection.query('SET SESSION unique_checks = 1')
     const streamed = images()
     try {
       await loadRows(
         this.#connection,
         { database: table.database, table: table.name, columns: table.schema.columns },
         streamed,
-        { duplicates: 'replace' },
+        { duplicates: 'replace', sessionPrepared: this.#prepared },
       )
     } finally {
       // A load that failed leaves the generator suspended, its SQLite statement open: close it.
       streamed.return(undefined)
-      await this.#connection.query('SET SESSION unique_checks = 0')
+      if (secondaryUnique) await this.#connection.query('SET SESSION unique_checks = 0')
     }
     if (moreAbsent) {
       // Too many to hold: read them again (deleting a key twice is harmless).
