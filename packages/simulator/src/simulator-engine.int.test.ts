@@ -3,6 +3,7 @@ import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { BacktrackError } from '@backtrack/core'
 import { startPrivateServer, type StartedMysqlServer } from '@backtrack/mysql-server'
+import { ClientSessions } from './client-sessions.js'
 import { SimulatorEngine } from './simulator-engine.js'
 import { tempDir } from '@backtrack/mysql-server/testing'
 
@@ -109,6 +110,23 @@ describe('SimulatorEngine over a private MariaDB', () => {
       await sql(`INSERT INTO settled VALUES (${100 + round})`)
       const next = await engine.backtrack({ backtrackTo: to })
       await engine.waitForBacktrack(next.BacktrackIdentifier)
+    }
+  })
+
+  it('unlocks the client accounts before it is available, also when the server was gone at the first tries', async () => {
+    const gone = Object.assign(new Error('Connection lost: The server closed the connection.'), {
+      code: 'PROTOCOL_CONNECTION_LOST',
+      fatal: true,
+    })
+    const unlock = vi.spyOn(ClientSessions.prototype, 'unlockAccounts')
+    try {
+      unlock.mockRejectedValueOnce(gone).mockRejectedValueOnce(gone)
+      await rewind(await engine.mark())
+      expect(unlock).toHaveBeenCalledTimes(3)
+      expect((await engine.describeCluster()).Status).toBe('available')
+      await (await mysql.createConnection(server.connectionOptions('app', 'mylab'))).end()
+    } finally {
+      unlock.mockRestore()
     }
   })
 

@@ -448,19 +448,37 @@ export class SimulatorEngine implements BacktrackEngine {
     phase('holdWrites')
   }
 
-  /** Lets clients back in; what fails here is logged (the next start unlocks accounts left locked). */
+  /**
+   * Lets clients back in, before the cluster is `available` (an available cluster must not refuse its users): when
+   * the server went away, this waits for it and does it again (account locks survive a restart). What fails
+   * otherwise, or a stop while waiting, is logged; the next start unlocks accounts left locked.
+   */
   async #release(held: Held): Promise<void> {
     if (held.readOnly) {
-      await this.#sessions.releaseWrites().catch((error: Error) => {
+      await this.#onceServerAnswers(() => this.#sessions.releaseWrites()).catch((error: Error) => {
         this.#options.logger?.warn(`could not turn read_only off: ${error.message}`)
       })
     }
     if (held.locked) {
-      await this.#sessions.unlockAccounts().catch((error: Error) => {
+      await this.#onceServerAnswers(() => this.#sessions.unlockAccounts()).catch((error: Error) => {
         this.#options.logger?.warn(`client accounts stay locked (the next start unlocks them): ${error.message}`)
       })
     }
     if (held.paused) this.#options.gate!.resume()
+  }
+
+  /** Runs `work`, and again each time the server went away in the middle, once it answers again. */
+  async #onceServerAnswers(work: () => Promise<void>): Promise<void> {
+    for (;;) {
+      try {
+        await work()
+        return
+      } catch (error) {
+        if (!isServerGone(error)) throw error
+        this.#options.logger?.warn(`the server went away while letting clients back in: ${(error as Error).message}`)
+        await this.#waitForServer()
+      }
+    }
   }
 
   /**
