@@ -1,4 +1,4 @@
-import { appendFileSync, readFileSync } from 'node:fs'
+import { JsonLinesJournal } from './json-lines-journal.js'
 
 /** CloudWatch keeps one-minute data points for 15 days. */
 const RETENTION_MS = 15 * 24 * 3600_000
@@ -78,28 +78,19 @@ export interface MetricPoint {
  * them (15 days, as CloudWatch keeps one-minute data).
  */
 export class ClusterMetrics {
-  readonly #file: string | undefined
-  readonly #samples: MetricSample[] = []
+  readonly #journal: JsonLinesJournal<MetricSample>
 
   constructor(file?: string) {
-    this.#file = file
-    if (file === undefined) return
-    let text = ''
-    try {
-      text = readFileSync(file, 'utf8')
-    } catch {
-      return
-    }
     const oldest = Date.now() - RETENTION_MS
-    for (const line of text.split('\n')) {
-      if (line.trim() === '') continue
-      try {
-        const sample = JSON.parse(line) as MetricSample
-        if (typeof sample.t === 'number' && sample.t >= oldest) this.#samples.push(sample)
-      } catch {
-        // a line torn by a crash: skip it
-      }
-    }
+    this.#journal = new JsonLinesJournal(
+      file,
+      (raw) => raw as MetricSample,
+      (sample) => typeof sample.t === 'number' && sample.t >= oldest,
+    )
+  }
+
+  get #samples(): MetricSample[] {
+    return this.#journal.records
   }
 
   /** The newest sample, if any. */
@@ -108,14 +99,7 @@ export class ClusterMetrics {
   }
 
   add(sample: MetricSample): void {
-    this.#samples.push(sample)
-    if (this.#file !== undefined) {
-      try {
-        appendFileSync(this.#file, JSON.stringify(sample) + '\n')
-      } catch {
-        // metrics are a convenience: a full disk must not stop the cluster
-      }
-    }
+    this.#journal.add(sample)
   }
 
   /** The data points of `metric` taken in [start, end). */
