@@ -3,6 +3,7 @@ import type { FastifyInstance, InjectOptions } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildRdsEndpoint } from './rds-endpoint.js'
 import { FakeClusterRegistry } from './test-support/fake-cluster-registry.js'
+import { seededRandom as random } from '@backtrack/core/testing'
 
 // Bounded fuzzing of the endpoint: valid requests of every action, mutated (members dropped, duplicated, renamed,
 // values replaced by odd strings, numbers, encodings), random bodies and content types, JSON and CBOR for CloudWatch.
@@ -14,18 +15,6 @@ const ROUNDS = Number(process.env['BACKTRACK_FUZZ_ROUNDS'] ?? 2500)
 const NOW = Date.parse('2026-11-24T12:00:00Z')
 const FORM = 'application/x-www-form-urlencoded; charset=utf-8'
 const CLUSTER_ARN = 'arn:aws:rds:us-east-1:000000000000:cluster:labstack-cluster'
-
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function random(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Form encoding of any string (a lone surrogate becomes U+FFFD's bytes, as a client's UTF-8 encoder sends it). */
 function percentEncode(text: string): string {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BacktrackEngine } from '../backtrack-engine.js'
 import { BacktrackError, type ErrorCode } from '../errors.js'
 import type { BacktrackInput, BacktrackStatus, ClusterStatus, DBClusterBacktrack } from '../types.js'
+import { seededRandom as random } from './seeded-random.js'
 
 /** What a conformance run needs besides the engine: a way to run SQL on the cluster. Core stays driver-free. */
 export interface ConformanceContext {
@@ -79,18 +80,6 @@ async function expectFault(promise: Promise<unknown>, code: ErrorCode): Promise<
       ? `${(outcome as { code?: string }).code ?? outcome.name}: ${outcome.message}`
       : JSON.stringify(outcome)
   throw new Error(`expected a BacktrackError ${code}, got ${seen}`)
-}
-
-/** A small deterministic PRNG (mulberry32), so a failing rewind order can be replayed with `seed`. */
-function random(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
 }
 
 /**

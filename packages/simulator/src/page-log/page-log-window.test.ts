@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { encodeCells, readCells } from '@backtrack/binlog'
 import { PageLog, type TableSchema } from './page-log.js'
+import { seededRandom as random } from '@backtrack/core/testing'
 
 const schema = (name: string): TableSchema => ({
   createSql: `CREATE TABLE \`${name}\` (\`id\` int NOT NULL, \`v\` int, PRIMARY KEY (\`id\`))`,
@@ -18,18 +19,6 @@ const schema = (name: string): TableSchema => ({
 const SEEDS = Number(process.env.BACKTRACK_WINDOW_SEEDS ?? 8)
 const key = (id: number) => encodeCells([Buffer.from(String(id))])
 const row = (id: number, v: number) => encodeCells([Buffer.from(String(id)), Buffer.from(String(v))])
-
-/** A small deterministic generator, so a failure can be replayed from its seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Everything a state is: databases, tables (by name, with their definition and rows). */
 function stateAt(log: PageLog, lsn: number): string {
