@@ -136,6 +136,10 @@ describe.sequential('ClientSessions on a real server', () => {
       await idle.query('SELECT * FROM app.t')
       await writing.query('BEGIN')
       await writing.query('INSERT INTO app.t VALUES (1)')
+      // A large transaction: killed, it rolls back for a while and stays in the process list meanwhile.
+      for (let size = 1; size < 200_000; size *= 2) {
+        await writing.query(`INSERT INTO app.t SELECT id + ${size} FROM app.t WHERE id <= ${size}`)
+      }
       await reading.query('START TRANSACTION WITH CONSISTENT SNAPSHOT')
       const sleeping = running.query('SELECT SLEEP(30)').catch((error: Error) => error)
       // Until the server runs it (a busy machine may take a while to send it).

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Pool, RowDataPacket } from 'mysql2/promise'
 import type { PageLog } from './page-log/page-log.js'
 import { isServerGone } from './server-gone.js'
@@ -130,7 +131,26 @@ export class ClientSessions {
     const inTransaction = which === 'busy' && clients.length > 0 ? await this.#inTransaction() : new Set<number>()
     const victims = clients.filter((row) => which === 'all' || row.command !== 'Sleep' || inTransaction.has(row.id))
     for (const { id } of victims) await this.#query(`KILL CONNECTION ${id}`).catch(() => undefined)
+    await this.#gone(victims.map((row) => row.id))
     return victims.length
+  }
+
+  /**
+   * Waits until killed sessions have left the server. A KILL returns at once; a session inside a large transaction
+   * then rolls it back, holding its locks, and stays in the process list meanwhile. A rewind must not start under
+   * those locks, nor a second close count the session again. Bounded: a rollback that takes longer than the bound is
+   * left to finish while the rewind waits on its locks.
+   */
+  async #gone(ids: number[], timeoutMs = 30_000): Promise<void> {
+    if (ids.length === 0) return
+    const deadline = Date.now() + timeoutMs
+    for (let pause = 2; Date.now() < deadline; pause = Math.min(pause * 2, 100)) {
+      const [rows] = await this.#query<RowDataPacket[]>(
+        `SELECT 1 FROM information_schema.PROCESSLIST WHERE ID IN (${ids.map(Number).join(', ')}) LIMIT 1`,
+      )
+      if (rows.length === 0) return
+      await sleep(pause)
+    }
   }
 
   /**
