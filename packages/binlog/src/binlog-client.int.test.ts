@@ -46,7 +46,6 @@ beforeAll(async () => {
   server = await startPrivateServer({ dataDir: join(dir.path, 'mysql') })
   admin = await connect()
   await admin.query("SET time_zone = '+00:00'")
-  await admin.query(`CREATE DATABASE ${q(DB)} CHARACTER SET utf8mb4`)
 })
 
 afterAll(async () => {
@@ -60,8 +59,19 @@ async function currentEnd(): Promise<BinlogPosition> {
   return { file: String(row!['File']), position: Number(row!['Position']) }
 }
 
-function open(from: BinlogPosition, extra: Partial<Parameters<typeof openBinlogStream>[0]> = {}) {
-  return openBinlogStream({ ...server.connectionOptions('admin'), serverId: 4242, from, ...extra })
+/** Where the streams of the running variant read: over the replication protocol, or the server's files. */
+let source: BinlogStream['source'] = 'protocol'
+
+async function open(from: BinlogPosition, extra: Partial<Parameters<typeof openBinlogStream>[0]> = {}) {
+  const stream = await openBinlogStream({
+    ...server.connectionOptions('admin'),
+    serverId: 4242,
+    from,
+    ...(source === 'files' ? { dataDir: server.dataDir! } : {}),
+    ...extra,
+  })
+  expect(stream.source).toBe(source)
+  return stream
 }
 
 /** Reads events until `until` says stop (inclusive). */
@@ -74,7 +84,15 @@ async function collect(stream: BinlogStream, until: (e: BinlogEvent) => boolean)
   return events
 }
 
-describe('binlog capture against a private MariaDB', () => {
+// Every case twice: the same events, positions and errors whether the server sends its binlog or it is read from
+// its files (the simulator's private server).
+describe.each(['protocol', 'files'] as const)('binlog capture against a private MariaDB, read over %s', (variant) => {
+  beforeAll(async () => {
+    source = variant
+    await admin.query(`DROP DATABASE IF EXISTS ${q(DB)}`)
+    await admin.query(`CREATE DATABASE ${q(DB)} CHARACTER SET utf8mb4`)
+  })
+
   it('decodes every column type into canonical cells: INSERT, UPDATE (before/after) and DELETE images', async () => {
     const table = `${q(DB)}.${q(TABLE)}`
     await admin.query(`CREATE TABLE ${table} (${COLUMNS_SQL}) CHARACTER SET utf8mb4`)
@@ -380,8 +398,11 @@ describe('binlog capture against a private MariaDB', () => {
     const stream = await open(await currentEnd(), { heartbeatSeconds: 0.2 })
     const iterator = stream[Symbol.asyncIterator]()
     while ((await iterator.next()).value?.type !== 'heartbeat'); // the dump is running (no break: that closes)
+    // Over the protocol the server's dump thread; reading files, the idle connection the reader holds.
     const [dumps] = await admin.query<RowDataPacket[]>(
-      "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'",
+      source === 'protocol'
+        ? "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'"
+        : "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND COMMAND = 'Sleep'",
     )
     expect(dumps.length).toBeGreaterThan(0)
     for (const d of dumps) await admin.query(`KILL ${Number(d['id'])}`)

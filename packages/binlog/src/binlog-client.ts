@@ -5,6 +5,8 @@ import mysql from 'mysql2'
 import type { Connection, RowDataPacket } from 'mysql2'
 import type { BinlogEvent, BinlogPosition } from './binlog-event.js'
 import { BinlogDecoder, type DecodedEvent, type ServerFlavor } from './decode-event.js'
+import { FileBinlogStream } from './binlog-files.js'
+import { existsSync } from 'node:fs'
 
 /** COM_BINLOG_DUMP flag: MariaDB sends ANNOTATE_ROWS events (the SQL text of each row-based statement). */
 const BINLOG_SEND_ANNOTATE_ROWS_EVENT = 2
@@ -36,6 +38,12 @@ export interface BinlogStreamOptions {
    * monotonic clock. Pass the clock the consumer compares the stamps with.
    */
   clock?: { nowMicros(): number }
+  /**
+   * The data directory of a server on this machine (one this process started). When the server's binlog lives in
+   * it (`@@log_bin_basename`) and is not encrypted, the stream reads the files there instead of asking the server to
+   * send them: the server then does no work for the reader. Otherwise, and without it, the replication protocol.
+   */
+  dataDir?: string
 }
 
 /** Wall time at first use, refined by the monotonic clock (steady within a process, microsecond resolution). */
@@ -66,6 +74,10 @@ export interface BinlogStream extends AsyncIterable<BinlogEvent>, AsyncDisposabl
   readonly gtidList: readonly string[] | undefined
   /** Decoded events waiting for the consumer (bounded: the socket is paused at `highWaterMark`). */
   readonly buffered: number
+  /** Whether events are read from the server's binlog files (see `dataDir`) rather than sent by the server. */
+  readonly source: 'files' | 'protocol'
+  /** Read at once what the server has written (a stream that reads files polls them; over the protocol a no-op). */
+  poke(): void
   close(): Promise<void>
 }
 
@@ -186,6 +198,32 @@ async function checkServerSettings(connection: Connection): Promise<void> {
   }
 }
 
+/** Variables that may not exist on a server (another flavor, an older version) read as undefined. */
+async function variable(connection: Connection, name: string): Promise<string | undefined> {
+  try {
+    const [row] = await query(connection, `SELECT @@global.${name} AS value`)
+    return row?.['value'] === null || row?.['value'] === undefined ? undefined : String(row['value'])
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The base name of the server's binlog files when they can be read here: inside `dataDir` (so they are this
+ * server's, not another's at the same path), present, and not encrypted (MariaDB encrypt_binlog, MySQL
+ * binlog_encryption). Undefined: read over the protocol.
+ */
+async function localBinlog(connection: Connection, dataDir: string): Promise<string | undefined> {
+  const basename = await variable(connection, 'log_bin_basename')
+  if (basename === undefined || !path.isAbsolute(basename)) return undefined
+  const dir = path.resolve(dataDir) + path.sep
+  if (!path.resolve(basename).startsWith(dir) || !existsSync(`${basename}.index`)) return undefined
+  for (const name of ['encrypt_binlog', 'binlog_encryption']) {
+    if (/^(1|on)$/i.test((await variable(connection, name)) ?? '')) return undefined
+  }
+  return path.resolve(basename)
+}
+
 const END = Symbol('end')
 type QueueItem = DecodedEvent | Error | typeof END
 
@@ -228,7 +266,23 @@ export async function openBinlogStream(options: BinlogStreamOptions): Promise<Bi
       await query(connection, `SET @master_heartbeat_period = ${heartbeatNs}`)
       await query(connection, `SET @source_heartbeat_period = ${heartbeatNs}`)
     }
-    const stream = new LiveBinlogStream(connection, options, start, version, checksum !== 'NONE')
+    const basename = options.dataDir === undefined ? undefined : await localBinlog(connection, options.dataDir)
+    const clock = options.clock ?? monotonicWallClock
+    const stream =
+      basename === undefined
+        ? new LiveBinlogStream(connection, options, start, version, checksum !== 'NONE')
+        : new FileBinlogStream(
+            connection,
+            {
+              basename,
+              start,
+              serverVersion: version,
+              clock,
+              annotateRows: options.requestAnnotateRows === true,
+              heartbeatMs: (options.heartbeatSeconds ?? 0) * 1000,
+            },
+            checksum !== 'NONE',
+          )
     opened = true
     connection.removeListener('error', earlyError)
     if (connectionError) throw connectionError
@@ -239,6 +293,7 @@ export async function openBinlogStream(options: BinlogStreamOptions): Promise<Bi
 }
 
 class LiveBinlogStream implements BinlogStream {
+  readonly source = 'protocol'
   readonly start: BinlogPosition
   position: BinlogPosition
   serverVersion: string
@@ -298,6 +353,10 @@ class LiveBinlogStream implements BinlogStream {
 
   get buffered(): number {
     return this.#queue.length - this.#head
+  }
+
+  poke(): void {
+    // The server sends every event as it is written.
   }
 
   #onEvent(raw: Buffer): void {

@@ -71,7 +71,7 @@ const SPACE_CHECK_MS = 1_000
 const STALL_MS = 30_000
 
 /**
- * Reads the server's row binlog as a replica and turns every committed transaction into page-log records:
+ * Reads the server's row binlog (the private server's files, or as a replica) and turns every committed transaction into page-log records:
  * row versions, table incarnations and database versions, each under one LSN with its commit time. The binlog
  * position advances in the same SQLite transaction as the records it produced. Anything it does not understand
  * stops it with a `CaptureFault`; nothing is skipped silently.
@@ -170,6 +170,8 @@ export class Capture {
       requestAnnotateRows: true,
       heartbeatSeconds: 1,
       clock: systemClock,
+      // The private server's binlog is read from its files: the server then does no work for the capture.
+      ...(this.#options.server.dataDir === undefined ? {} : { dataDir: this.#options.server.dataDir }),
     }).catch((error: unknown) => {
       throw BinlogError.is(error) ? fromBinlogError(error) : error
     })
@@ -609,6 +611,7 @@ export class Capture {
         resolve()
       }
       this.#waiters.push({ position, resolve: done, reject: (error) => (clearInterval(timer), reject(error)) })
+      this.#stream?.poke()
       if (this.#txn === undefined && this.#dirty()) {
         try {
           this.#flush()
