@@ -44,6 +44,13 @@ export interface BinlogStreamOptions {
    * send them: the server then does no work for the reader. Otherwise, and without it, the replication protocol.
    */
   dataDir?: string
+  /**
+   * Reading files: binlog files that end early, by name, at the offset where a transaction starts that the file does
+   * not hold whole. A server that stops while it writes a transaction (a crash) leaves its start at the file's end,
+   * did not commit it, and goes on in the next file; a consumer that meets a `rotate` inside a transaction has met
+   * one, and reads again with it here. Over the protocol it cannot be skipped.
+   */
+  tornTails?: ReadonlyMap<string, number>
 }
 
 /** Wall time at first use, refined by the monotonic clock (steady within a process, microsecond resolution). */
@@ -280,6 +287,7 @@ export async function openBinlogStream(options: BinlogStreamOptions): Promise<Bi
               clock,
               annotateRows: options.requestAnnotateRows === true,
               heartbeatMs: (options.heartbeatSeconds ?? 0) * 1000,
+              ...(options.tornTails === undefined ? {} : { tornTails: options.tornTails }),
             },
             checksum !== 'NONE',
           )

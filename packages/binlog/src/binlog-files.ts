@@ -30,6 +30,8 @@ export interface FileStreamSetup {
   annotateRows: boolean
   /** At the end of the file, a heartbeat this often (0: only when the position moved unseen). */
   heartbeatMs: number
+  /** Files that end early: nothing at or after the offset is read (see `BinlogStreamOptions.tornTails`). */
+  tornTails?: ReadonlyMap<string, number>
 }
 
 /** A transport failure, as mysql2 reports one: the consumer reads again from its position. */
@@ -79,6 +81,8 @@ export class FileBinlogStream implements BinlogStream {
   readonly #clock: { nowMicros(): number }
   readonly #decoder: BinlogDecoder
   #file: FileHandle | undefined
+  #fileName = ''
+  readonly #tornTails: ReadonlyMap<string, number>
   /** File offset of the first byte not yet read into `#pending`. */
   #readAt = 0
   #pending: Buffer = Buffer.alloc(0)
@@ -102,6 +106,7 @@ export class FileBinlogStream implements BinlogStream {
     this.#clock = setup.clock
     this.#annotateRows = setup.annotateRows
     this.#heartbeatMs = setup.heartbeatMs
+    this.#tornTails = setup.tornTails ?? new Map()
     this.start = { ...setup.start }
     this.position = { ...setup.start }
     this.#told = { ...setup.start }
@@ -144,6 +149,7 @@ export class FileBinlogStream implements BinlogStream {
     this.#pending = Buffer.alloc(0)
     const handle = await this.#openFile(file)
     this.#file = handle
+    this.#fileName = file
     const magic = Buffer.alloc(4)
     await handle.read(magic, 0, 4, 0)
     if (!magic.equals(MAGIC)) {
@@ -206,15 +212,23 @@ export class FileBinlogStream implements BinlogStream {
           return raw
         }
       }
-      const chunk = Buffer.allocUnsafe(
+      const wanted = Math.min(
         Math.max(CHUNK, this.#pending.length >= HEADER_LENGTH ? this.#pending.readUInt32LE(9) : 0),
+        this.#end() - this.#readAt,
       )
+      if (wanted <= 0) return undefined
+      const chunk = Buffer.allocUnsafe(wanted)
       const { bytesRead } = await this.#file!.read(chunk, 0, chunk.length, this.#readAt)
       if (bytesRead === 0) return undefined
       this.#readAt += bytesRead
       const fresh = chunk.subarray(0, bytesRead)
       this.#pending = this.#pending.length === 0 ? fresh : Buffer.concat([this.#pending, fresh])
     }
+  }
+
+  /** Where the open file ends for this reader: its torn tail's start, if it has one. */
+  #end(): number {
+    return this.#tornTails.get(this.#fileName) ?? Number.MAX_SAFE_INTEGER
   }
 
   /** At the end of the open file: whether the server has gone on to the next one (it stopped, or crashed, and restarted). */
@@ -226,7 +240,7 @@ export class FileBinlogStream implements BinlogStream {
       return undefined
     }
     // The next file exists, so this one is written no more; read what may have come meanwhile first.
-    const size = (await this.#file!.stat()).size
+    const size = Math.min((await this.#file!.stat()).size, this.#end())
     return size > this.#readAt ? undefined : next
   }
 
@@ -284,8 +298,13 @@ export class FileBinlogStream implements BinlogStream {
         }
         const nextFile = await this.#movedOn()
         if (nextFile !== undefined) {
+          // As a server's dump does when it goes on to the next file without a ROTATE: a fake one. A consumer inside
+          // a transaction learns here that its file ended before the transaction did (see `tornTails`).
           await this.#open(nextFile, 4)
-          continue
+          const at = { file: nextFile, position: 4 }
+          this.#told = at
+          this.#toldAt = Date.now()
+          return { done: false, value: { type: 'rotate', timestamp: 0, next: { ...at }, ...at } }
         }
         const moved = this.position.file !== this.#told.file || this.position.position !== this.#told.position
         if (moved || (this.#heartbeatMs > 0 && Date.now() - this.#toldAt >= this.#heartbeatMs)) {

@@ -58,6 +58,18 @@ interface OpenTxn {
   begun: boolean
   headerSeconds: number
   exactMicros: number | undefined
+  /** Where its first event starts. */
+  startedAt: BinlogPosition
+}
+
+/**
+ * A binlog file that ends inside a transaction: the server stopped while it wrote it (a crash), so it did not commit
+ * it, and went on in the next file. The capture drops what it read of it and reads again without it.
+ */
+class TornTransaction extends Error {
+  constructor(readonly at: BinlogPosition) {
+    super(`binlog ${at.file} ends inside the transaction that starts at ${formatPosition(at)}`)
+  }
 }
 
 const FLUSH_EVERY_MS = 200
@@ -97,6 +109,8 @@ export class Capture {
   #lastEventSeconds = 0
   #lastEventSeenMicros = 0
   #purgedBefore = ''
+  /** Files that end inside a transaction: where it starts (the file reader stops there). */
+  readonly #tornTails = new Map<string, number>()
   /** When the capture last read something that moved it on (Date.now()). */
   #lastProgress = Date.now()
   /** What the rooms (DDL application, foreign-key cascades) see of the capture; admin and shadow change on reconnect. */
@@ -172,6 +186,7 @@ export class Capture {
       clock: systemClock,
       // The private server's binlog is read from its files: the server then does no work for the capture.
       ...(this.#options.server.dataDir === undefined ? {} : { dataDir: this.#options.server.dataDir }),
+      tornTails: this.#tornTails,
     }).catch((error: unknown) => {
       throw BinlogError.is(error) ? fromBinlogError(error) : error
     })
@@ -309,6 +324,16 @@ export class Capture {
         if (interrupted !== undefined) throw interrupted
       } catch (error) {
         if (this.#stopping) return
+        if (error instanceof TornTransaction) {
+          this.#tornTails.set(error.at.file, error.at.position)
+          this.#options.logger?.warn(
+            `capture: ${error.message}: the server stopped while writing it and did not commit it; ` +
+              `reading again from ${formatPosition(this.#committed)} without it`,
+          )
+          await this.#reconnect(0)
+          if (this.#error !== undefined) return
+          continue
+        }
         if (isDiskFull(error, this.#log.path)) {
           // Nothing is wrong with what was read: once the page log can be written again, read it again.
           const free = freeBytes(dirname(this.#log.path)) ?? 0
@@ -440,14 +465,28 @@ export class Capture {
         this.#endTxn(event.receivedMicros)
         break
       case 'rotate':
+        if (this.#txn !== undefined) this.#torn(this.#txn.startedAt)
+        break
       case 'heartbeat':
         break
     }
     if (this.#txn === undefined) this.#advance(event.next)
   }
 
+  /** A ROTATE inside a transaction: the file ended before the transaction did (see {@link TornTransaction}). */
+  #torn(at: BinlogPosition): never {
+    if (this.#stream?.source === 'files') throw new TornTransaction(at)
+    throw new BacktrackError(
+      'CaptureFault',
+      `binlog ${at.file} ends inside the transaction that starts at ${formatPosition(at)}: the server stopped while ` +
+        'writing it (a crash) and did not commit it. Read over the replication protocol, the capture cannot skip it; ' +
+        'a server whose binlog files the cluster can read (its private server) is read from them, where it can.',
+    )
+  }
+
   #beginTxn(headerSeconds: number, gtid: string | null, exactMicros: bigint | undefined): void {
     this.#txn = {
+      startedAt: this.#processed,
       lsn: undefined,
       gtid,
       sql: null,
