@@ -153,6 +153,23 @@ export class RdsCatalog {
     return record
   }
 
+  /**
+   * The instance `identifier` and its cluster's other instances, when it may be deleted: AWS refuses to delete a
+   * cluster's writer while readers remain (InvalidDBClusterStateFault), and an unknown one (DBInstanceNotFound).
+   */
+  deletableInstance(identifier: string): { record: InstanceRecord; others: InstanceRecord[] } {
+    const record = this.instance(identifier)
+    if (record === undefined) throw instanceNotFound(identifier)
+    const others = this.instances(record.clusterIdentifier).filter((other) => other.identifier !== identifier)
+    if (record.writer && others.length > 0) {
+      throw new BacktrackError(
+        'InvalidDBClusterStateFault',
+        `DB instance ${identifier} is the writer of ${record.clusterIdentifier}; delete its readers (${others.map((other) => other.identifier).join(', ')}) first.`,
+      )
+    }
+    return { record, others }
+  }
+
   removeInstance(identifier: string): void {
     delete this.#data.instances[identifier]
     this.#save()

@@ -10,7 +10,7 @@ import {
   type RdsEventQuery,
   type RestoreClusterInput,
 } from '../cluster-registry.js'
-import { instanceNotFound, RdsCatalog, type CatalogStore, type InstanceRecord } from '../rds-catalog.js'
+import { RdsCatalog, type CatalogStore, type InstanceRecord } from '../rds-catalog.js'
 import { instanceArn } from '../rds-shapes.js'
 
 /** Metrics a test puts in, by descriptor. */
@@ -161,15 +161,7 @@ export class FakeClusterRegistry implements ClusterRegistry {
   }
 
   async deleteInstance(identifier: string): Promise<InstanceRecord> {
-    const record = this.catalog.instance(identifier)
-    if (record === undefined) throw instanceNotFound(identifier)
-    const others = this.catalog.instances(record.clusterIdentifier).filter((other) => other.identifier !== identifier)
-    if (record.writer && others.length > 0) {
-      throw new BacktrackError(
-        'InvalidDBClusterStateFault',
-        `DB instance ${identifier} is the writer of ${record.clusterIdentifier}; delete its readers first.`,
-      )
-    }
+    const { record, others } = this.catalog.deletableInstance(identifier)
     this.catalog.removeInstance(identifier)
     if (others.every((other) => other.writer)) {
       this.catalog.updateCluster(record.clusterIdentifier, { readerAddress: undefined })

@@ -12,7 +12,6 @@ import {
 import {
   RdsCatalog,
   instanceArn,
-  instanceNotFound,
   type ClusterRegistry,
   type CreateClusterInput,
   type CreateInstanceInput,
@@ -494,15 +493,7 @@ export class LocalClusterRegistry implements ClusterRegistry {
   }
 
   async deleteInstance(identifier: string): Promise<InstanceRecord> {
-    const record = this.catalog.instance(identifier)
-    if (record === undefined) throw instanceNotFound(identifier)
-    const others = this.catalog.instances(record.clusterIdentifier).filter((other) => other.identifier !== identifier)
-    if (record.writer && others.length > 0) {
-      throw new BacktrackError(
-        'InvalidDBClusterStateFault',
-        `DB instance ${identifier} is the writer of ${record.clusterIdentifier}; delete its readers (${others.map((other) => other.identifier).join(', ')}) first.`,
-      )
-    }
+    const { record } = this.catalog.deletableInstance(identifier)
     if (record.clusterIdentifier === this.#primary && record.writer) {
       throw new BacktrackError(
         'InvalidDBClusterStateFault',
