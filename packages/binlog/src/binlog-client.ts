@@ -6,6 +6,7 @@ import type { Connection, RowDataPacket } from 'mysql2'
 import type { BinlogEvent, BinlogPosition } from './binlog-event.js'
 import { BinlogDecoder, type DecodedEvent, type ServerFlavor } from './decode-event.js'
 import { FileBinlogStream } from './binlog-files.js'
+import { EventStream, handOn } from './event-stream.js'
 import { existsSync } from 'node:fs'
 
 /** COM_BINLOG_DUMP flag: MariaDB sends ANNOTATE_ROWS events (the SQL text of each row-based statement). */
@@ -300,13 +301,8 @@ export async function openBinlogStream(options: BinlogStreamOptions): Promise<Bi
   }
 }
 
-class LiveBinlogStream implements BinlogStream {
+class LiveBinlogStream extends EventStream implements BinlogStream {
   readonly source = 'protocol'
-  readonly start: BinlogPosition
-  position: BinlogPosition
-  serverVersion: string
-  flavor: ServerFlavor
-  gtidList: readonly string[] | undefined
   readonly #connection: Connection
   readonly #decoder: BinlogDecoder
   readonly #clock: { nowMicros(): number }
@@ -326,12 +322,9 @@ class LiveBinlogStream implements BinlogStream {
     version: string,
     checksum: boolean,
   ) {
+    super(start, version)
     this.#connection = connection
     this.#clock = options.clock ?? monotonicWallClock
-    this.start = { ...start }
-    this.position = { ...start }
-    this.serverVersion = version
-    this.flavor = /mariadb/i.test(version) ? 'mariadb' : 'mysql'
     this.#high = Math.max(1, options.highWaterMark ?? 64)
     this.#low = Math.floor(this.#high / 4)
     this.#decoder = new BinlogDecoder({ checksum, file: start.file, position: start.position })
@@ -431,31 +424,8 @@ class LiveBinlogStream implements BinlogStream {
         await this.close()
         throw item
       }
-      this.position = item.next
-      switch (item.type) {
-        case 'format-description':
-          this.serverVersion = item.serverVersion
-          this.flavor = item.flavor
-          continue
-        case 'gtid-list':
-          this.gtidList = item.gtids
-          // Consumers track positions: tell them this one moved (a wait for the server's position needs it).
-          return { done: false, value: { type: 'heartbeat', timestamp: item.timestamp, next: item.next } }
-        case 'ignored':
-          return { done: false, value: { type: 'heartbeat', timestamp: item.timestamp, next: item.next } }
-        default:
-          return { done: false, value: item }
-      }
-    }
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<BinlogEvent> {
-    return {
-      next: () => this.next(),
-      return: async () => {
-        await this.close()
-        return { done: true, value: undefined }
-      },
+      const event = handOn(this, item)
+      if (event !== undefined) return { done: false, value: event }
     }
   }
 
@@ -466,9 +436,5 @@ class LiveBinlogStream implements BinlogStream {
     const waiter = this.#waiter
     this.#waiter = undefined
     waiter?.()
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close()
   }
 }

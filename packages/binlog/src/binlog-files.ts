@@ -5,7 +5,8 @@ import type { Connection } from 'mysql2'
 import { BinlogError } from './binlog-error.js'
 import type { BinlogEvent, BinlogPosition } from './binlog-event.js'
 import type { BinlogStream } from './binlog-client.js'
-import { BinlogDecoder, type ServerFlavor } from './decode-event.js'
+import { BinlogDecoder } from './decode-event.js'
+import { EventStream, handOn } from './event-stream.js'
 
 /** What every binlog file starts with. */
 const MAGIC = Buffer.from([0xfe, 0x62, 0x69, 0x6e])
@@ -69,13 +70,8 @@ export function nextBinlogFile(file: string): string {
  * crashed) is left for the next file once that exists. Bytes past the last whole event are waited for: the server
  * writes large transactions in pieces. The connection stays open, idle, only to notice that the server went away.
  */
-export class FileBinlogStream implements BinlogStream {
+export class FileBinlogStream extends EventStream implements BinlogStream {
   readonly source = 'files'
-  readonly start: BinlogPosition
-  position: BinlogPosition
-  serverVersion: string
-  flavor: ServerFlavor
-  gtidList: readonly string[] | undefined
   readonly #connection: Connection
   readonly #dir: string
   readonly #clock: { nowMicros(): number }
@@ -101,17 +97,14 @@ export class FileBinlogStream implements BinlogStream {
   readonly #ping: NodeJS.Timeout
 
   constructor(connection: Connection, setup: FileStreamSetup, checksum: boolean) {
+    super(setup.start, setup.serverVersion)
     this.#connection = connection
     this.#dir = path.dirname(setup.basename)
     this.#clock = setup.clock
     this.#annotateRows = setup.annotateRows
     this.#heartbeatMs = setup.heartbeatMs
     this.#tornTails = setup.tornTails ?? new Map()
-    this.start = { ...setup.start }
-    this.position = { ...setup.start }
     this.#told = { ...setup.start }
-    this.serverVersion = setup.serverVersion
-    this.flavor = /mariadb/i.test(setup.serverVersion) ? 'mariadb' : 'mysql'
     this.#decoder = new BinlogDecoder({ checksum, file: setup.start.file, position: setup.start.position })
     connection.on('error', (error: Error) => this.#fail(error))
     connection.on('end', () => this.#fail(lost('the server closed the connection the binlog reader holds')))
@@ -161,7 +154,7 @@ export class FileBinlogStream implements BinlogStream {
       // `position`, so it does not move the position back.
       const raw = await this.#eventAt(4)
       if (raw === undefined) throw lost(`${file} has no FORMAT_DESCRIPTION_EVENT yet`)
-      this.#present(this.#decoder.decode(raw))
+      handOn(this, this.#decoder.decode(raw))
       this.#readAt = position
     }
     this.#decoder.position = { file, position }
@@ -253,24 +246,6 @@ export class FileBinlogStream implements BinlogStream {
     this.#pollMs = Math.min(this.#pollMs * 2, POLL_MAX_MS)
   }
 
-  /** A decoded event as the consumer gets it (undefined: nothing to hand on), keeping the stream's state. */
-  #present(item: ReturnType<BinlogDecoder['decode']>): BinlogEvent | undefined {
-    this.position = item.next
-    switch (item.type) {
-      case 'format-description':
-        this.serverVersion = item.serverVersion
-        this.flavor = item.flavor
-        return undefined
-      case 'gtid-list':
-        this.gtidList = item.gtids
-        return { type: 'heartbeat', timestamp: item.timestamp, next: item.next }
-      case 'ignored':
-        return { type: 'heartbeat', timestamp: item.timestamp, next: item.next }
-      default:
-        return item
-    }
-  }
-
   async next(): Promise<IteratorResult<BinlogEvent>> {
     try {
       if (!this.#opened && !this.#closed) {
@@ -288,7 +263,7 @@ export class FileBinlogStream implements BinlogStream {
           this.#pollMs = POLL_MIN_MS
           const item = this.#decoder.decode(raw)
           if (item.type === 'xid' || item.type === 'query') item.receivedMicros = this.#clock.nowMicros()
-          const event = this.#present(item)
+          const event = handOn(this, item)
           if (item.type === 'rotate') await this.#open(item.file, item.position)
           if (event === undefined || (event.type === 'annotate' && !this.#annotateRows && this.flavor === 'mariadb'))
             continue
@@ -329,16 +304,6 @@ export class FileBinlogStream implements BinlogStream {
     }
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<BinlogEvent> {
-    return {
-      next: () => this.next(),
-      return: async () => {
-        await this.close()
-        return { done: true, value: undefined }
-      },
-    }
-  }
-
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
@@ -349,9 +314,5 @@ export class FileBinlogStream implements BinlogStream {
     wakeup?.()
     await this.#file?.close().catch(() => undefined)
     this.#file = undefined
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close()
   }
 }
