@@ -542,6 +542,18 @@ describe('reading the binlog from the files of a server on this machine', () => 
     expect(error).toMatchObject({ errno: 1236, message: expect.stringMatching(/Could not find first log file/) })
   })
 
+  it('answers 1236 when the file it reads is deleted under it (RESET MASTER), as the server does over the protocol', async () => {
+    const stream = await open(await currentEnd())
+    const reading = (async () => {
+      for await (const _ of stream) {
+        // nothing of interest arrives
+      }
+    })().catch((e: unknown) => e)
+    await admin.query('RESET MASTER')
+    await admin.query('INSERT INTO f.t VALUES (5, NULL)')
+    expect(await reading).toMatchObject({ errno: 1236 })
+  })
+
   it('reads over the protocol when the binlog is not in the data directory it is given', async () => {
     source = 'protocol'
     await (await open(await currentEnd(), { dataDir: join(dir.path, 'elsewhere') })).close()

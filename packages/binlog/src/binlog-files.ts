@@ -226,10 +226,17 @@ export class FileBinlogStream extends EventStream implements BinlogStream {
 
   /** At the end of the open file: whether the server has gone on to the next one (it stopped, or crashed, and restarted). */
   async #movedOn(): Promise<string | undefined> {
-    const next = nextBinlogFile(this.position.file)
+    const next = nextBinlogFile(this.#fileName)
     try {
       await stat(path.join(this.#dir, next))
     } catch {
+      // No next file. The open one may be gone though (RESET MASTER, a purge): its descriptor still reads the old
+      // bytes, and the server writes elsewhere. Over the protocol the server answers 1236 then; so does this.
+      try {
+        await stat(path.join(this.#dir, this.#fileName))
+      } catch (error) {
+        if ((error as { code?: string }).code === 'ENOENT') throw fileGone(this.#fileName)
+      }
       return undefined
     }
     // The next file exists, so this one is written no more; read what may have come meanwhile first.
