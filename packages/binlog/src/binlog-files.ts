@@ -61,9 +61,9 @@ export function nextBinlogFile(file: string): string {
 
 /**
  * The binlog read from the server's files instead of through a replication connection: for a server on this machine
- * (the simulator's private server). The server then does no work for the capture at all (a binlog dump thread costs
- * it a quarter of its throughput on two cores: docs/benchmarks.md), and the capture reads in batches: at the end of
- * the file it waits 10 ms, doubling while nothing comes up to 100 ms, and `poke()` reads at once.
+ * (the simulator's private server). The server then does no work for the reader (no dump thread), and a file can be
+ * read up to where a transaction starts that a crashed server left half-written (`tornTails`). The capture reads in
+ * batches: at the end of the file it waits 10 ms, doubling while nothing comes up to 100 ms; `poke()` reads at once.
  *
  * Events come exactly as over the protocol (same decoder, same positions, a heartbeat when the end is reached after
  * events that hand nothing on). A file ends at its ROTATE event; one that ends without one (the server stopped or

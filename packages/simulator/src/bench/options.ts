@@ -34,7 +34,7 @@ export const FULL_SIZES: BenchSizes = {
   warmupSeconds: 5,
   threads: 4,
   tpsRounds: 3,
-  rewindRepeats: 3,
+  rewindRepeats: 9,
   undoRepeats: 3,
   pollMillis: 100,
 }
