@@ -6,7 +6,7 @@ import type { Connection, RowDataPacket } from 'mysql2'
 import type { BinlogEvent, BinlogPosition } from './binlog-event.js'
 import { BinlogDecoder, type DecodedEvent, type ServerFlavor } from './decode-event.js'
 import { FileBinlogStream } from './binlog-files.js'
-import { EventStream, handOn } from './event-stream.js'
+import { EventStream, handOn, lost } from './event-stream.js'
 import { existsSync } from 'node:fs'
 
 /** COM_BINLOG_DUMP flag: MariaDB sends ANNOTATE_ROWS events (the SQL text of each row-based statement). */
@@ -330,12 +330,8 @@ class LiveBinlogStream extends EventStream implements BinlogStream {
     this.#decoder = new BinlogDecoder({ checksum, file: start.file, position: start.position })
 
     connection.on('error', (error: Error) => this.#fail(error))
-    connection.on('end', () => {
-      // The server hung up (shutdown, KILL): a transport failure, so the consumer reconnects from `position`.
-      const error = new Error('the server closed the binlog connection') as Error & { code: string }
-      error.code = 'PROTOCOL_CONNECTION_LOST'
-      this.#fail(error)
-    })
+    // The server hung up (shutdown, KILL): a transport failure, so the consumer reconnects from `position`.
+    connection.on('end', () => this.#fail(lost('the server closed the binlog connection')))
     const command = new BinlogDumpCommand(
       {
         binlogPos: start.position,

@@ -6,7 +6,7 @@ import { BinlogError } from './binlog-error.js'
 import type { BinlogEvent, BinlogPosition } from './binlog-event.js'
 import type { BinlogStream } from './binlog-client.js'
 import { BinlogDecoder } from './decode-event.js'
-import { EventStream, handOn } from './event-stream.js'
+import { EventStream, handOn, lost } from './event-stream.js'
 
 /** What every binlog file starts with. */
 const MAGIC = Buffer.from([0xfe, 0x62, 0x69, 0x6e])
@@ -33,13 +33,6 @@ export interface FileStreamSetup {
   heartbeatMs: number
   /** Files that end early: nothing at or after the offset is read (see `BinlogStreamOptions.tornTails`). */
   tornTails?: ReadonlyMap<string, number>
-}
-
-/** A transport failure, as mysql2 reports one: the consumer reads again from its position. */
-function lost(message: string, cause?: unknown): Error {
-  const error = new Error(message, { cause }) as Error & { code: string }
-  error.code = 'PROTOCOL_CONNECTION_LOST'
-  return error
 }
 
 /** The server's own answer to a COM_BINLOG_DUMP for a file it no longer has (the capture turns it into its fault). */

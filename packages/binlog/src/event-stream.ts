@@ -1,6 +1,13 @@
 import type { BinlogEvent, BinlogPosition } from './binlog-event.js'
 import type { DecodedEvent, ServerFlavor } from './decode-event.js'
 
+/** A transport failure, as mysql2 reports one (not a CaptureFault): the consumer reads again from its position. */
+export function lost(message: string, cause?: unknown): Error {
+  const error = new Error(message, { cause }) as Error & { code: string }
+  error.code = 'PROTOCOL_CONNECTION_LOST'
+  return error
+}
+
 /** What a stream knows of the binlog it reads, kept up to date by {@link handOn}. */
 interface StreamState {
   position: BinlogPosition
