@@ -182,12 +182,25 @@ async function currentPosition(connection: Connection): Promise<BinlogPosition> 
   return { file: String(row['File']), position: Number(row['Position']) }
 }
 
-async function checkServerSettings(connection: Connection): Promise<void> {
+/**
+ * The server's global variables of these names, by lower-case name; one a server does not have (another flavor, an
+ * older version) is absent.
+ */
+async function globalVariables(connection: Connection, names: string[]): Promise<Map<string, string>> {
   const rows = await query(
     connection,
-    "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('log_bin', 'binlog_format', 'binlog_row_image', 'binlog_row_metadata')",
+    `SHOW GLOBAL VARIABLES WHERE Variable_name IN (${names.map((name) => `'${name}'`).join(', ')})`,
   )
-  const vars = new Map(rows.map((r) => [String(r['Variable_name']).toLowerCase(), String(r['Value']).toUpperCase()]))
+  return new Map(rows.map((r) => [String(r['Variable_name']).toLowerCase(), String(r['Value'])]))
+}
+
+async function checkServerSettings(connection: Connection): Promise<void> {
+  const vars = await globalVariables(connection, [
+    'log_bin',
+    'binlog_format',
+    'binlog_row_image',
+    'binlog_row_metadata',
+  ])
   const want: [string, string][] = [
     ['log_bin', 'ON'],
     ['binlog_format', 'ROW'],
@@ -195,7 +208,7 @@ async function checkServerSettings(connection: Connection): Promise<void> {
     ['binlog_row_metadata', 'FULL'],
   ]
   for (const [name, value] of want) {
-    const actual = vars.get(name)
+    const actual = vars.get(name)?.toUpperCase()
     if (actual !== undefined && actual !== value) {
       throw new BinlogError(
         'CaptureFault',
@@ -206,29 +219,18 @@ async function checkServerSettings(connection: Connection): Promise<void> {
   }
 }
 
-/** Variables that may not exist on a server (another flavor, an older version) read as undefined. */
-async function variable(connection: Connection, name: string): Promise<string | undefined> {
-  try {
-    const [row] = await query(connection, `SELECT @@global.${name} AS value`)
-    return row?.['value'] === null || row?.['value'] === undefined ? undefined : String(row['value'])
-  } catch {
-    return undefined
-  }
-}
-
 /**
  * The base name of the server's binlog files when they can be read here: inside `dataDir` (so they are this
  * server's, not another's at the same path), present, and not encrypted (MariaDB encrypt_binlog, MySQL
  * binlog_encryption). Undefined: read over the protocol.
  */
 async function localBinlog(connection: Connection, dataDir: string): Promise<string | undefined> {
-  const basename = await variable(connection, 'log_bin_basename')
+  const vars = await globalVariables(connection, ['log_bin_basename', 'encrypt_binlog', 'binlog_encryption'])
+  const basename = vars.get('log_bin_basename')
   if (basename === undefined || !path.isAbsolute(basename)) return undefined
   const dir = path.resolve(dataDir) + path.sep
   if (!path.resolve(basename).startsWith(dir) || !existsSync(`${basename}.index`)) return undefined
-  for (const name of ['encrypt_binlog', 'binlog_encryption']) {
-    if (/^(1|on)$/i.test((await variable(connection, name)) ?? '')) return undefined
-  }
+  if (['encrypt_binlog', 'binlog_encryption'].some((name) => /^(1|on)$/i.test(vars.get(name) ?? ''))) return undefined
   return path.resolve(basename)
 }
 
