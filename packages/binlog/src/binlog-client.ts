@@ -6,7 +6,7 @@ import type { Connection, RowDataPacket } from 'mysql2'
 import type { BinlogEvent, BinlogPosition } from './binlog-event.js'
 import { BinlogDecoder, type DecodedEvent, type ServerFlavor } from './decode-event.js'
 import { FileBinlogStream } from './binlog-files.js'
-import { EventStream, handOn, lost } from './event-stream.js'
+import { EventStream, lost } from './event-stream.js'
 import { existsSync } from 'node:fs'
 
 /** COM_BINLOG_DUMP flag: MariaDB sends ANNOTATE_ROWS events (the SQL text of each row-based statement). */
@@ -422,7 +422,7 @@ class LiveBinlogStream extends EventStream implements BinlogStream {
         await this.close()
         throw item
       }
-      const event = handOn(this, item)
+      const event = this.handOn(item)
       if (event !== undefined) return { done: false, value: event }
     }
   }

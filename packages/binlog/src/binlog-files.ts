@@ -6,7 +6,7 @@ import { BinlogError } from './binlog-error.js'
 import type { BinlogEvent, BinlogPosition } from './binlog-event.js'
 import type { BinlogStream } from './binlog-client.js'
 import { BinlogDecoder } from './decode-event.js'
-import { EventStream, handOn, lost } from './event-stream.js'
+import { EventStream, lost } from './event-stream.js'
 
 /** What every binlog file starts with. */
 const MAGIC = Buffer.from([0xfe, 0x62, 0x69, 0x6e])
@@ -147,7 +147,7 @@ export class FileBinlogStream extends EventStream implements BinlogStream {
       // `position`, so it does not move the position back.
       const raw = await this.#eventAt(4)
       if (raw === undefined) throw lost(`${file} has no FORMAT_DESCRIPTION_EVENT yet`)
-      handOn(this, this.#decoder.decode(raw))
+      this.handOn(this.#decoder.decode(raw))
       this.#readAt = position
     }
     this.#decoder.position = { file, position }
@@ -263,7 +263,7 @@ export class FileBinlogStream extends EventStream implements BinlogStream {
           this.#pollMs = POLL_MIN_MS
           const item = this.#decoder.decode(raw)
           if (item.type === 'xid' || item.type === 'query') item.receivedMicros = this.#clock.nowMicros()
-          const event = handOn(this, item)
+          const event = this.handOn(item)
           if (item.type === 'rotate') await this.#open(item.file, item.position)
           if (event === undefined || (event.type === 'annotate' && !this.#annotateRows && this.flavor === 'mariadb'))
             continue

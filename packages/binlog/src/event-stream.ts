@@ -8,41 +8,11 @@ export function lost(message: string, cause?: unknown): Error {
   return error
 }
 
-/** What a stream knows of the binlog it reads, kept up to date by {@link handOn}. */
-interface StreamState {
-  position: BinlogPosition
-  serverVersion: string
-  flavor: ServerFlavor
-  gtidList: readonly string[] | undefined
-}
-
-/**
- * A decoded event as consumers get it, or undefined when it hands nothing on (a FORMAT_DESCRIPTION), keeping the
- * stream's position, version and GTID list. A GTID list or an event the capture ignores becomes a heartbeat:
- * consumers track positions, and a wait for the server's position needs to see this one move.
- */
-export function handOn(stream: StreamState, item: DecodedEvent): BinlogEvent | undefined {
-  stream.position = item.next
-  switch (item.type) {
-    case 'format-description':
-      stream.serverVersion = item.serverVersion
-      stream.flavor = item.flavor
-      return undefined
-    case 'gtid-list':
-      stream.gtidList = item.gtids
-      return { type: 'heartbeat', timestamp: item.timestamp, next: item.next }
-    case 'ignored':
-      return { type: 'heartbeat', timestamp: item.timestamp, next: item.next }
-    default:
-      return item
-  }
-}
-
 /**
  * What both readers share: where they started and are, the server's version, and iteration and disposal (breaking out
  * of a `for await` closes the stream).
  */
-export abstract class EventStream implements StreamState, AsyncIterable<BinlogEvent>, AsyncDisposable {
+export abstract class EventStream implements AsyncIterable<BinlogEvent>, AsyncDisposable {
   readonly start: BinlogPosition
   position: BinlogPosition
   serverVersion: string
@@ -54,6 +24,28 @@ export abstract class EventStream implements StreamState, AsyncIterable<BinlogEv
     this.position = { ...start }
     this.serverVersion = serverVersion
     this.flavor = /mariadb/i.test(serverVersion) ? 'mariadb' : 'mysql'
+  }
+
+  /**
+   * A decoded event as consumers get it, or undefined when it hands nothing on (a FORMAT_DESCRIPTION), keeping the
+   * stream's position, version and GTID list. A GTID list or an event the capture ignores becomes a heartbeat:
+   * consumers track positions, and a wait for the server's position needs to see this one move.
+   */
+  protected handOn(item: DecodedEvent): BinlogEvent | undefined {
+    this.position = item.next
+    switch (item.type) {
+      case 'format-description':
+        this.serverVersion = item.serverVersion
+        this.flavor = item.flavor
+        return undefined
+      case 'gtid-list':
+        this.gtidList = item.gtids
+        return { type: 'heartbeat', timestamp: item.timestamp, next: item.next }
+      case 'ignored':
+        return { type: 'heartbeat', timestamp: item.timestamp, next: item.next }
+      default:
+        return item
+    }
   }
 
   abstract next(): Promise<IteratorResult<BinlogEvent>>
