@@ -75,6 +75,11 @@ export class FileBinlogStream extends EventStream implements BinlogStream {
   /** File offset of the first byte not yet read into `#pending`. */
   #readAt = 0
   #pending: Buffer = Buffer.alloc(0)
+  /**
+   * Where reads land before what they got is copied out: at the tail of a busy file a read gets a few KiB, and a
+   * fresh 1 MiB buffer per read (kept alive by every event sliced from it) was most of the capture's garbage.
+   */
+  readonly #scratch = Buffer.allocUnsafe(CHUNK)
   /** The position the consumer last heard of (an event's `next`, or a heartbeat's). */
   #told: BinlogPosition
   #pollMs = POLL_MIN_MS
@@ -203,12 +208,12 @@ export class FileBinlogStream extends EventStream implements BinlogStream {
         this.#end() - this.#readAt,
       )
       if (wanted <= 0) return undefined
-      const chunk = Buffer.allocUnsafe(wanted)
-      const { bytesRead } = await this.#file!.read(chunk, 0, chunk.length, this.#readAt)
+      const into = wanted <= CHUNK ? this.#scratch : Buffer.allocUnsafe(wanted)
+      const { bytesRead } = await this.#file!.read(into, 0, wanted, this.#readAt)
       if (bytesRead === 0) return undefined
       this.#readAt += bytesRead
-      const fresh = chunk.subarray(0, bytesRead)
-      this.#pending = this.#pending.length === 0 ? fresh : Buffer.concat([this.#pending, fresh])
+      const fresh = into.subarray(0, bytesRead)
+      this.#pending = Buffer.concat([this.#pending, fresh])
     }
   }
 
