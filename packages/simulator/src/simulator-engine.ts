@@ -355,6 +355,8 @@ export class SimulatorEngine implements BacktrackEngine {
       phase('catchUp')
       this.#capture.pause()
       capturePaused = true
+      // The executor's reader reads row_version only: everything captured must be merged into it.
+      this.#capture.settle()
       this.#saveRecord(Object.assign(record, { Status: 'applying', BacktrackedFrom: dateOf(this.#clock.nowMicros()) }))
       const from = this.#log.headView()
       const targetLsn = this.#log.lsnAt(toMicros)
@@ -691,6 +693,7 @@ export class SimulatorEngine implements BacktrackEngine {
       let lsn: number
       try {
         await this.#capture.catchUp(10_000)
+        this.#capture.settle()
         lsn = this.#log.lastLsn
         await connection.query('START TRANSACTION WITH CONSISTENT SNAPSHOT')
       } finally {

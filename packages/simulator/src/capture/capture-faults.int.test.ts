@@ -35,7 +35,7 @@ describe('capture faults that are not a lost connection', () => {
       // or a read-only disk would: the capture's write fails, its connection to the server is fine.
       const sabotage = new Database(join(dataDir, 'page-log.sqlite'))
       sabotage.exec(
-        "CREATE TRIGGER refuse BEFORE INSERT ON row_version BEGIN SELECT RAISE(ABORT, 'row versions refused by the test'); END",
+        "CREATE TRIGGER refuse BEFORE INSERT ON row_delta BEGIN SELECT RAISE(ABORT, 'row versions refused by the test'); END",
       )
       sabotage.close()
       await client.query('INSERT INTO t VALUES (2)')

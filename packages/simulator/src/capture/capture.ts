@@ -75,6 +75,17 @@ class TornTransaction extends Error {
 const FLUSH_EVERY_MS = 200
 const FLUSH_EVERY_CHANGES = 50_000
 const PRUNE_EVERY_MS = 10_000
+/**
+ * When the page log's delta of row versions is merged (see PageLog): once the capture has read nothing for
+ * MERGE_IDLE_MS, and under a load that does not stop, from the batch that makes it MERGE_ROWS long or MERGE_AFTER_MS
+ * old on. A merge goes in steps of MERGE_STEP versions (about 0.2 s each), one per batch under a load and one after
+ * another when idle, so that the event loop (the RDS endpoint, marks) never waits long for it. A larger delta writes
+ * fewer pages per version (a page takes several), and none is merged while a load runs for less than MERGE_AFTER_MS.
+ */
+const MERGE_IDLE_MS = 1_000
+const MERGE_ROWS = 250_000
+const MERGE_AFTER_MS = 30_000
+const MERGE_STEP = 16_384
 const MAX_RECONNECTS = 30
 /** A capture stopped by a full disk resumes once this much more space is free than when it stopped. */
 const SPACE_MARGIN_BYTES = 256 * 1024
@@ -102,6 +113,7 @@ export class Capture {
   #lastFlush = 0
   #lastPrune = 0
   #flushTimer: NodeJS.Timeout | undefined
+  #mergeTimer: NodeJS.Timeout | undefined
   #waiters: { position: BinlogPosition; resolve: () => void; reject: (error: Error) => void }[] = []
   #error: BacktrackError | undefined
   #running: Promise<void> | undefined
@@ -593,11 +605,52 @@ export class Capture {
   #batchChanges = 0
 
   #flush(): void {
+    const delta = this.#log.delta
+    if (delta.rows >= MERGE_ROWS || delta.ageMillis >= MERGE_AFTER_MS) this.#log.settleStep(MERGE_STEP)
     this.#log.flush({ binlog_file: this.#processed.file, binlog_pos: String(this.#processed.position) })
     this.#committed = this.#processed
     this.#lastFlush = Date.now()
     this.#batchChanges = 0
     this.#housekeeping()
+    this.#mergeWhenIdle()
+  }
+
+  /** Merges the page log's delta once the capture has read nothing for MERGE_IDLE_MS (the load stopped). */
+  #mergeWhenIdle(): void {
+    if (this.#mergeTimer !== undefined || this.#log.delta.rows === 0 || this.#stopping) return
+    const check = () => {
+      this.#mergeTimer = undefined
+      if (this.#stopping || this.#error !== undefined || this.#log.delta.rows === 0) return
+      const idle = Date.now() - this.#lastProgress
+      // Not while paused (a rewind reads the log; the engine settles it before) or inside a transaction's batch.
+      if (idle < MERGE_IDLE_MS || this.#paused !== undefined || this.#txn !== undefined || this.#log.inBatch) {
+        this.#mergeTimer = setTimeout(check, Math.max(MERGE_IDLE_MS - idle, 50))
+        this.#mergeTimer.unref()
+        return
+      }
+      try {
+        // One step, then the next after whatever else is waiting (a request, a new event).
+        if (!this.#log.settleStep(MERGE_STEP)) {
+          this.#mergeTimer = setTimeout(check, 0)
+          this.#mergeTimer.unref()
+        }
+      } catch (error) {
+        this.#interrupt(error)
+      }
+    }
+    this.#mergeTimer = setTimeout(check, MERGE_IDLE_MS)
+    this.#mergeTimer.unref()
+  }
+
+  /**
+   * Commits what the capture has read and merges the page log's delta, so that a reader of its own (a rewind, a
+   * restore, verify) reads every captured row. A transaction still being read stays in its batch, out of the delta's
+   * merge: its rows are not captured yet.
+   */
+  settle(): void {
+    if (this.#error !== undefined) return
+    if (this.#txn === undefined && this.#dirty()) this.#flush()
+    if (!this.#log.inBatch) this.#log.settle()
   }
 
   #housekeeping(): void {
@@ -759,6 +812,7 @@ export class Capture {
   async crash(): Promise<void> {
     this.#stopping = true
     if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer)
+    if (this.#mergeTimer !== undefined) clearTimeout(this.#mergeTimer)
     this.#stream?.close().catch(() => undefined)
     this.#admin.destroy()
   }
@@ -767,6 +821,7 @@ export class Capture {
   async stop(): Promise<void> {
     this.#stopping = true
     if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer)
+    if (this.#mergeTimer !== undefined) clearTimeout(this.#mergeTimer)
     if (this.#txn === undefined && this.#dirty() && this.#error === undefined) {
       try {
         this.#flush()

@@ -410,6 +410,8 @@ export class LocalClusterRegistry implements ClusterRegistry {
       const target = await mysql.createConnection(server.connectionOptions('admin'))
       const sourceAdmin = await mysql.createConnection(source.server.connectionOptions('admin'))
       try {
+        // The restore reads row_version only: what the source captured so far is merged into it first.
+        source.engine.capture.settle()
         const stats = await restoreFromPageLog(source.engine.pageLog.path, input.restoreTo.getTime() * 1000, target)
         const accounts = await copyAccounts(sourceAdmin, target, [source.server.admin.user])
         logger.info(

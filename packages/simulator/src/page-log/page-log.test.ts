@@ -228,4 +228,104 @@ describe('PageLog', () => {
     expect(alive(back)).toEqual([tbl])
     expect(alive(secondDrop)).toEqual([])
   })
+
+  describe('the delta of row versions', () => {
+    function table(): number {
+      const lsn = log.nextLsn()
+      log.begin()
+      log.createDatabase('db', lsn, 'CREATE DATABASE db')
+      const tbl = log.createTable('db', 't', schema, lsn)
+      log.putTxn({ lsn, commitMicros: 0.5e6, kind: 'base', gtid: null, sql: null, changes: 0 })
+      log.flush()
+      return tbl
+    }
+
+    it('appends versions and merges them on the first read, the later of two for one key and LSN winning', () => {
+      const tbl = table()
+      log.begin()
+      const lsn = log.nextLsn()
+      // A row updated twice in one transaction: two versions under one LSN, the second is the row's value.
+      log.putRow(tbl, key(1), lsn, row(1, 10))
+      log.putRow(tbl, key(1), lsn, row(1, 11))
+      log.putTxn({ lsn, commitMicros: 1e6, kind: 'dml', gtid: null, sql: null, changes: 2 })
+      log.flush()
+      expect(log.delta.rows).toBe(2)
+      expect(valueOf(log.rowAt(tbl, key(1), log.headView()))).toBe(11)
+      expect(log.delta.rows).toBe(0)
+      expect(log.rowsOfTxn(lsn)).toHaveLength(1)
+    })
+
+    it('is merged by a reader that opens while the writer is idle', () => {
+      const tbl = table()
+      writeSeries(tbl, 1, 3)
+      expect(log.delta.rows).toBe(3)
+      const reader = new PageLog(join(dir, 'log.sqlite'), { readonly: true })
+      try {
+        expect(reader.lastLsn).toBe(log.lastLsn)
+        expect([...reader.rowsIn(tbl, reader.headView())].map(({ image }) => valueOf(image))).toEqual([1, 2, 3])
+      } finally {
+        reader.close()
+      }
+      // The writer's merge finds nothing left to move and changes nothing.
+      log.settle()
+      expect(valueOf(log.rowAt(tbl, key(3), log.headView()))).toBe(3)
+    })
+
+    it('makes a reader that opens while the writer is in a batch read the log as of before the delta', () => {
+      const tbl = table()
+      writeSeries(tbl, 1, 2)
+      log.settle()
+      writeSeries(tbl, 3, 4)
+      const merged = log.lsnAt(2e6)
+      log.begin()
+      log.setMeta('batch', 'open') // a batch that has written holds the write lock: the reader cannot merge
+      const reader = new PageLog(join(dir, 'log.sqlite'), { readonly: true })
+      try {
+        expect(reader.lastLsn).toBe(merged)
+        expect(reader.lsnAt(10e6)).toBe(merged)
+        expect([...reader.rowsIn(tbl, reader.headView())].map(({ image }) => valueOf(image))).toEqual([1, 2])
+        log.flush()
+        // Once the writer is out of its batch, the reader's refresh merges and sees everything.
+        reader.refresh()
+        expect(reader.lastLsn).toBe(log.lastLsn)
+        expect([...reader.rowsIn(tbl, reader.headView())].map(({ image }) => valueOf(image))).toEqual([1, 2, 3, 4])
+      } finally {
+        reader.close()
+      }
+    })
+
+    it('merges in steps, oldest first: a reader reads exactly the state before the first version still waiting', () => {
+      const tbl = table()
+      writeSeries(tbl, 1, 5)
+      writeSeries(tbl, 1, 5, 10) // every key again, at seconds 11..15
+      expect(log.settleStep(7)).toBe(false)
+      expect(log.delta.rows).toBe(3)
+      log.begin()
+      log.setMeta('batch', 'open') // the reader cannot merge the rest
+      const reader = new PageLog(join(dir, 'log.sqlite'), { readonly: true })
+      try {
+        // Versions 1..7 are merged: the series up to second 12.
+        expect(reader.lastLsn).toBe(log.lsnAt(12e6))
+        expect([...reader.rowsIn(tbl, reader.headView())]).toHaveLength(5)
+      } finally {
+        reader.close()
+      }
+      log.flush()
+      expect(log.settleStep(7)).toBe(true)
+      expect(log.delta.rows).toBe(0)
+      expect(log.rowsOfTxn(log.lastLsn)).toHaveLength(1)
+    })
+
+    it('is merged before a prune reads the versions it rebases', () => {
+      const tbl = table()
+      writeSeries(tbl, 1, 10)
+      // Every key again, at seconds 11..20: the versions at 1..5 are superseded before a window edge at 15.5.
+      writeSeries(tbl, 1, 10, 10)
+      expect(log.delta.rows).toBe(20)
+      expect(log.prune(15.5e6)).toBeGreaterThan(0)
+      expect(log.delta.rows).toBe(0)
+      const view = log.headView()
+      expect([...log.rowsIn(tbl, view)].map(({ image }) => valueOf(image))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    })
+  })
 })
