@@ -42,6 +42,8 @@ describe('pnpm bench --quick --json', () => {
       '1.lagLastRow',
       '1.rowsPerSec',
       '2.endpoint',
+      '2b.clusterCpu',
+      '2c.paused',
       '3.dropUndo',
       '3.dropApply',
       '3.dropCpu',

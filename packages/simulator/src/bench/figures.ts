@@ -87,8 +87,13 @@ export function captureFigures(m: CaptureKeepUp): Figure[] {
 export interface ThroughputRuns {
   /** Through the cluster's SQL endpoint (the private server's own port, capture running). */
   endpoint: number[]
-  /** The plain server (same binlog settings, no capture). */
+  /** The plain server (same binlog settings, no capture), each run right after the endpoint run it pairs with. */
   plain: number[]
+  /**
+   * Through the cluster's SQL endpoint with the capture paused (it reads nothing): the cluster's server alone, and
+   * the plain server's runs after them.
+   */
+  paused?: { tps: number[]; plain: number[] }
 }
 
 export function throughputFigures(runs: ThroughputRuns, threads: number, note?: string): Figure {
@@ -101,6 +106,38 @@ export function throughputFigures(runs: ThroughputRuns, threads: number, note?: 
     baselines: runs.plain,
     target: { of: 'ratio', op: '>=', limit: TARGETS.tpsRatio },
     note: `rounds: endpoint ${list(runs.endpoint)}, plain ${list(runs.plain)} tps${note === undefined ? '' : `; ${note}`}`,
+  })
+}
+
+/**
+ * Figure 2b: what the cluster's process (capture, endpoints; the bench's own share is a few calls) spent per
+ * transaction while the endpoint runs went on, and per transaction on merging their row versions afterwards.
+ */
+export function clusterCpuFigure(cpu: { duringMicros: number; mergeMicros: number; transactions: number }): Figure {
+  const during = cpu.duringMicros / cpu.transactions
+  const merge = cpu.mergeMicros / cpu.transactions
+  return {
+    id: '2b.clusterCpu',
+    label: 'cluster process CPU per transaction during the endpoint runs',
+    value: during,
+    unit: 'µs',
+    baseline: { label: 'with the merge after them', value: during + merge, unit: 'µs' },
+    ratio: during / (during + merge),
+    note: `${cpu.transactions} transactions; the merge of their row versions after the runs took ${(cpu.mergeMicros / 1000).toFixed(0)} ms of CPU (${merge.toFixed(0)} µs per transaction)`,
+  }
+}
+
+/** Figure 2c: the cluster's own server with the capture paused, against the plain server: what is not the capture's. */
+export function pausedCaptureFigure(runs: ThroughputRuns, threads: number): Figure | undefined {
+  if (runs.paused === undefined || runs.paused.tps.length === 0) return undefined
+  return pairedFigure({
+    id: '2c.paused',
+    label: `oltp_write_only TPS through the endpoint, capture paused (threads=${threads})`,
+    unit: 'tps',
+    values: runs.paused.tps,
+    baselineLabel: 'plain server',
+    baselines: runs.paused.plain,
+    note: `rounds: paused ${list(runs.paused.tps)}, plain ${list(runs.paused.plain)} tps; what the capture itself costs is figure 2 against this`,
   })
 }
 

@@ -51,8 +51,8 @@ export interface BenchRunOptions {
   onCleanup?: (cleanup: () => Promise<void>) => void
 }
 
-/** The figure's number before the dot (`3.dropUndo` → 3), for ordering the report. */
-const figureNumber = (id: string) => Number(id.split('.')[0])
+/** The figure's leading number (`3.dropUndo` → 3, `2b.clusterCpu` → 2: a NaN would scramble the sort), for ordering. */
+const figureNumber = (id: string) => Number.parseInt(id, 10)
 
 /** Runs every phase on a local cluster and a plain server of its own and returns the report; always cleans up. */
 export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
