@@ -205,7 +205,7 @@ CREATE TABLE IF NOT EXISTS backtrack_request (id TEXT PRIMARY KEY, requested_us 
  * `flush(position)` commits them together with the binlog position they end at, so a crash loses or doubles nothing.
  *
  * New row versions are appended to `row_delta` (a rowid table: each batch fills a few pages at its end) and merged
- * into `row_version` later, in one statement (`settle()`): a random B-tree write per change, with each commit copying
+ * into `row_version` later, oldest first (`settle()`, or in steps: `settleStep()`): a random B-tree write per change, with each commit copying
  * every page it touched into the WAL, was most of the capture's CPU under an OLTP load. Every LSN below the delta's
  * first is wholly in `row_version`. The writer settles before it reads rows; a reader settles through a connection
  * of its own when the writer is not in a batch, and otherwise reads the log as of the LSN before the delta's first
@@ -340,9 +340,7 @@ export class PageLog {
    * when the delta is empty. Readers call nothing: they settle when they open and on `refresh()`.
    */
   settle(): void {
-    if (this.#readonly || this.#deltaRows === 0) return
-    this.transaction(() => mergeDelta(this.#db))
-    this.#deltaRows = 0
+    this.settleStep(Number.POSITIVE_INFINITY)
   }
 
   /**
@@ -351,9 +349,10 @@ export class PageLog {
    */
   settleStep(rows: number): boolean {
     if (this.#readonly || this.#deltaRows === 0) return true
-    const moved = this.transaction(() => mergeDelta(this.#db, rows))
-    this.#deltaRows = moved < rows ? 0 : Math.max(1, this.#deltaRows - moved)
-    return this.#deltaRows === 0
+    const emptied = this.transaction(() => mergeDelta(this.#db, rows))
+    // The count is this connection's: another may have merged some, so a delta left over counts at least one.
+    this.#deltaRows = emptied ? 0 : Math.max(1, this.#deltaRows - rows)
+    return emptied
   }
 
   /** Reads the counters the log keeps in memory back from what is committed. */
@@ -1220,22 +1219,25 @@ const MERGE_CHUNK = 8192
 
 /**
  * Moves the delta's oldest `limit` row versions (all by default) into `row_version`, the later of two for one (table,
- * key, LSN) winning, and returns how many it moved (counted in `seq`, which only grows).
+ * key, LSN) winning. Returns whether the delta is empty now.
  */
-function mergeDelta(db: Database.Database, limit = Number.POSITIVE_INFINITY): number {
+function mergeDelta(db: Database.Database, limit = Number.POSITIVE_INFINITY): boolean {
   const bounds = db.prepare('SELECT min(seq) AS lo, max(seq) AS hi FROM row_delta').get() as {
     lo: number | null
     hi: number | null
   }
-  if (bounds.lo === null || bounds.hi === null) return 0
+  if (bounds.lo === null || bounds.hi === null) return true
   const end = Math.min(bounds.hi + 1, bounds.lo + limit)
   const move = db.prepare(
     'INSERT OR REPLACE INTO row_version (tbl, key, lsn, image) SELECT tbl, key, lsn, image FROM row_delta WHERE seq >= ? AND seq < ? ORDER BY seq',
   )
   for (let from = bounds.lo; from < end; from += MERGE_CHUNK) move.run(from, Math.min(end, from + MERGE_CHUNK))
-  if (end > bounds.hi) db.exec('DELETE FROM row_delta')
-  else db.prepare('DELETE FROM row_delta WHERE seq < ?').run(end)
-  return end - bounds.lo
+  if (end <= bounds.hi) {
+    db.prepare('DELETE FROM row_delta WHERE seq < ?').run(end)
+    return false
+  }
+  db.exec('DELETE FROM row_delta')
+  return true
 }
 
 /**
